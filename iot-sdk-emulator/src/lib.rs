@@ -1,0 +1,1 @@
+//! A local IoTDA platform for examples and tests.

@@ -1,0 +1,50 @@
+//! The one error type of the SDK.
+
+use std::time::Duration;
+
+/// Result alias used throughout the SDK.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, in variants a caller can act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid; the message names the setting.
+    #[error("bad configuration: {0}")]
+    Config(String),
+    /// The platform refused the credentials (CONNACK 4). The SDK does not retry.
+    #[error("authentication refused by the platform: {0}")]
+    Authentication(String),
+    /// TLS could not be set up or the server could not be verified.
+    #[error("TLS error: {0}")]
+    Tls(String),
+    /// The connection could not be made or was lost.
+    #[error("connection error: {0}")]
+    Connection(String),
+    /// The device was closed, or its connection stopped for good.
+    #[error("the device connection is stopped")]
+    Stopped,
+    /// A request got no answer in time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The outbox is full and the overflow policy refuses new messages.
+    #[error("outbox full ({capacity} messages)")]
+    OutboxFull {
+        /// The configured capacity.
+        capacity: usize,
+    },
+    /// A payload from the platform could not be understood.
+    #[error("bad payload on {topic}: {reason}")]
+    BadPayload {
+        /// Topic the payload arrived on.
+        topic: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// JSON (de)serialization failed.
+    #[error("JSON error: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A local I/O error (files, certificates).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,1 @@
+//! The MQTT transport over paho-mqtt.

@@ -1,0 +1,1 @@
+//! Test support: brokers, certificates and a platform-side client.
