@@ -1,1 +1,295 @@
-//! A local IoTDA platform for examples and tests.
+//! A local IoTDA platform for examples and tests: an MQTT broker, the
+//! platform's logic and an HTTP file server, all on loopback in one process.
+//!
+//! ```
+//! use std::time::Duration;
+//! use iot_sdk_emulator::{DeviceRegistration, Emulator, EmulatorConfig, EmulatorError};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let emulator = Emulator::start(EmulatorConfig::default()).await?;
+//! emulator.register_device(DeviceRegistration::secret("prod1_node1", "12345678"));
+//! println!("devices connect to {}", emulator.server_uri()); // mqtt://127.0.0.1:PORT
+//!
+//! // The application side waits for the device's answer; nobody is connected yet.
+//! let answer = emulator
+//!     .send_command("prod1_node1", "smokeDetector", "ringAlarm", serde_json::json!({}), Duration::from_secs(5))
+//!     .await;
+//! assert!(matches!(answer, Err(EmulatorError::DeviceOffline(_))));
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! How it behaves like IoTDA (sections of `iotda-protocol.md`):
+//! * **Login** (§1.3, §1.4, §1.6, §1.8): the client id must be
+//!   `{device_id}_0_{flag}_{YYYYMMDDHH}` and the keep-alive 30..=1200 s, else
+//!   CONNACK 2. The user name must be the device id, the device registered,
+//!   the password its HMAC-SHA256 (or, for an X.509 device, the TLS client
+//!   certificate the registered one), and with flag 1 the timestamp within
+//!   one hour of the platform's UTC hour; else CONNACK 4. A second login of a
+//!   device closes the first connection.
+//! * **Subscriptions** (§1.9): the platform subscribes each device to its
+//!   system downlinks itself (QoS 1); explicit subscriptions are harmless.
+//!   A device may publish only under its own `$oc/devices/{device_id}/`, and
+//!   not on downlink topics; other publishes are dropped (and logged).
+//! * **Shadow** (§3.7): reported values come from property reports, desired
+//!   ones from [`App::set_desired`]; every change bumps the service's
+//!   version. Desired values the device has not reported are written to it
+//!   with a property set when it comes online (and at once if it is); a
+//!   success answer makes them reported. Shadow gets are answered.
+//! * **Time sync** (§4.3): `time_sync_request` is answered with
+//!   `time_sync_response`.
+//! * **Application API** ([`App`]): commands, property set and get (waiting
+//!   for the device's answer), messages, events, shadow, and a trace of every
+//!   message ([`TraceEntry`]) and of device activity ([`DeviceEvent`]).
+//! * **HTTP** (§4.1, §4.2): OTA packages and OBS-like objects, see
+//!   [`App::add_package`], [`App::upload_url`], [`App::add_file`].
+
+pub mod broker;
+
+mod app;
+mod auth;
+mod error;
+mod http;
+mod platform;
+mod registry;
+mod shadow;
+mod trace;
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::net::TcpListener;
+
+pub use app::{App, MessageBody};
+pub use error::EmulatorError;
+pub use http::{MAX_UPLOAD, PACKAGE_EXPIRES, PackageInfo};
+pub use platform::DeviceEvent;
+pub use registry::{Credential, DeviceRegistration, DeviceStatus};
+pub use trace::{Direction, TRACE_CAPACITY, TraceEntry};
+
+use broker::{Broker, BrokerConfig};
+use http::{FileStore, HttpServer};
+use platform::Platform;
+
+/// How to start an [`Emulator`]. The default: plain MQTT and HTTP on free
+/// loopback ports, no devices.
+#[derive(Debug, Clone, Default)]
+pub struct EmulatorConfig {
+    /// MQTT port on 127.0.0.1; 0 picks a free one.
+    pub mqtt_port: u16,
+    /// HTTP port on 127.0.0.1; 0 picks a free one.
+    pub http_port: u16,
+    /// Serve MQTT and HTTP over TLS with a CA generated at start-up (needs
+    /// the `tls` feature, on by default).
+    pub tls: bool,
+    /// Where to write the CA certificate (PEM) with `tls`; by default a file
+    /// in a temporary directory removed with the emulator.
+    pub ca_file: Option<PathBuf>,
+    /// Devices registered from the start.
+    pub devices: Vec<DeviceRegistration>,
+}
+
+impl EmulatorConfig {
+    /// The same configuration with one more device.
+    pub fn device(mut self, registration: DeviceRegistration) -> Self {
+        self.devices.push(registration);
+        self
+    }
+
+    /// The same configuration with TLS on.
+    pub fn with_tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+}
+
+/// A running emulated platform. It derefs to its [`App`] handle, so every
+/// application-side operation is available on it directly.
+///
+/// Dropping it stops it without waiting; [`Emulator::shutdown`] waits.
+pub struct Emulator {
+    app: App,
+    broker: Broker,
+    http: HttpServer,
+    tls: Option<TlsFiles>,
+    /// Declared last: breaks the platform ↔ broker reference cycle on drop.
+    _detach: Detach,
+}
+
+impl Emulator {
+    /// Starts the broker and the HTTP server in the background.
+    ///
+    /// Fails if a port is taken, or `tls` is asked for without the `tls` feature.
+    pub async fn start(config: EmulatorConfig) -> io::Result<Emulator> {
+        let tls = match config.tls {
+            true => Some(TlsFiles::generate(config.ca_file)?),
+            false => None,
+        };
+        let http_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.http_port)).await?;
+        let http_port = http_listener.local_addr()?.port();
+        let base_url = match tls {
+            Some(_) => format!("https://localhost:{http_port}"),
+            None => format!("http://127.0.0.1:{http_port}"),
+        };
+        let platform = Arc::new(Platform::new(Arc::new(FileStore::new(base_url))));
+        let app = App::new(platform.clone());
+        for device in config.devices {
+            app.register_device(device);
+        }
+
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut broker_config = BrokerConfig {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, config.mqtt_port)),
+            ..BrokerConfig::default()
+        };
+        #[cfg(feature = "tls")]
+        {
+            broker_config.tls = tls.as_ref().map(|tls| tls.server.clone());
+        }
+        let broker = Broker::start(broker_config, platform.clone()).await?;
+        platform.attach(broker.handle());
+        #[cfg(feature = "tls")]
+        let acceptor = tls.as_ref().map(|tls| tls.server.acceptor());
+        #[cfg(not(feature = "tls"))]
+        let acceptor = None;
+        let http = HttpServer::start(http_listener, platform.files.clone(), acceptor);
+        tracing::info!(mqtt = %broker.local_addr(), http = %platform.files.base_url(), "IoTDA emulator started");
+        Ok(Emulator {
+            app,
+            broker,
+            http,
+            tls,
+            _detach: Detach(platform),
+        })
+    }
+
+    /// A handle on the application side that outlives borrows of the emulator.
+    pub fn app(&self) -> App {
+        self.app.clone()
+    }
+
+    /// The MQTT port.
+    pub fn mqtt_port(&self) -> u16 {
+        self.broker.local_addr().port()
+    }
+
+    /// The MQTT socket address (127.0.0.1).
+    pub fn mqtt_addr(&self) -> SocketAddr {
+        self.broker.local_addr()
+    }
+
+    /// Where devices connect: `mqtt://127.0.0.1:PORT`, or with TLS
+    /// `mqtts://localhost:PORT` (the name the server certificate is for).
+    pub fn server_uri(&self) -> String {
+        match self.tls {
+            Some(_) => format!("mqtts://localhost:{}", self.mqtt_port()),
+            None => format!("mqtt://127.0.0.1:{}", self.mqtt_port()),
+        }
+    }
+
+    /// Whether MQTT and HTTP are served over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// With TLS, the CA certificate file (PEM) devices and HTTP clients trust.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|tls| tls.ca_file.as_path())
+    }
+
+    /// The CA certificate in PEM, with TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        #[cfg(feature = "tls")]
+        return self.tls.as_ref().map(|tls| tls.server.ca_pem());
+        #[cfg(not(feature = "tls"))]
+        None
+    }
+
+    /// Closes every connection (devices see the connection drop), stops both
+    /// servers and waits until they are gone.
+    pub async fn shutdown(self) {
+        let Emulator {
+            broker, http, tls, ..
+        } = self;
+        broker.shutdown().await;
+        http.shutdown().await;
+        drop(tls);
+        tracing::info!("IoTDA emulator stopped");
+    }
+}
+
+impl Deref for Emulator {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("server_uri", &self.server_uri())
+            .field("http_base_url", &self.http_base_url())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The generated TLS identity and the CA file written for clients.
+struct TlsFiles {
+    #[cfg(feature = "tls")]
+    server: broker::ServerTls,
+    ca_file: PathBuf,
+    /// The temporary directory holding `ca_file`, if no path was given.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TlsFiles {
+    #[cfg(feature = "tls")]
+    fn generate(ca_file: Option<PathBuf>) -> io::Result<TlsFiles> {
+        let server = broker::ServerTls::generate()?;
+        let (ca_file, dir) = match ca_file {
+            Some(path) => (path, None),
+            None => {
+                let dir = tempfile::Builder::new().prefix("iotda-emulator-").tempdir()?;
+                (dir.path().join("ca.pem"), Some(dir))
+            }
+        };
+        server.write_ca_file(&ca_file)?;
+        Ok(TlsFiles {
+            server,
+            ca_file,
+            _dir: dir,
+        })
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn generate(_ca_file: Option<PathBuf>) -> io::Result<TlsFiles> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "TLS needs the emulator's `tls` feature",
+        ))
+    }
+}
+
+/// Drops the platform's broker handle: the broker holds the platform as its
+/// hooks, so without this neither would ever be freed.
+struct Detach(Arc<Platform>);
+
+impl Drop for Detach {
+    fn drop(&mut self) {
+        self.0.detach();
+    }
+}
+
+/// Locks a mutex of the platform. No platform lock is held across a call
+/// that could panic halfway through an update, so a poisoned lock still
+/// holds consistent data.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -41,6 +41,9 @@ pub enum Error {
         /// What was wrong with it.
         reason: String,
     },
+    /// Something on the wire does not follow the protocol.
+    #[error(transparent)]
+    Protocol(#[from] crate::protocol::ProtocolError),
     /// JSON (de)serialization failed.
     #[error("JSON error: {0}")]
     Json(#[from] serde_json::Error),

@@ -1,0 +1,511 @@
+//! The platform's side of the MQTT traffic: the one place where the broker's
+//! hooks enter the platform (authentication, online state, uplinks) and where
+//! downlinks leave it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use chrono::Utc;
+use iot_sdk::protocol::payload::{
+    EventEnvelope, GatewayPropertiesReport, PropertiesReport, PropertiesSetRequest,
+    ResultResponse, ServiceProperties, ShadowGetRequest, ShadowGetResponse, decode,
+};
+use iot_sdk::protocol::services::time_sync::{self, TimeSyncRequest, TimeSyncResponse};
+use iot_sdk::protocol::time::epoch_millis;
+use iot_sdk::protocol::topic::{Topic, TopicKind, system_filters};
+use iot_sdk::protocol::Event;
+use serde::Serialize;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::auth;
+use crate::broker::{
+    Accepted, BrokerHandle, BrokerHooks, ConnectInfo, ConnectReturnCode, DisconnectReason,
+    Message, QoS,
+};
+use crate::http::FileStore;
+use crate::lock;
+use crate::registry::Registry;
+use crate::shadow::Shadows;
+use crate::trace::{Direction, Trace};
+
+/// Device events a live subscriber may fall behind before it misses some.
+const EVENT_CAPACITY: usize = 1024;
+
+/// Something a device did, as the platform saw it; see
+/// [`App::subscribe_events`](crate::App::subscribe_events).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum DeviceEvent {
+    /// The device logged in (a second login replaces the first without an
+    /// event in between).
+    Connected {
+        /// The device id.
+        device_id: String,
+    },
+    /// The device's connection ended and it is offline.
+    Disconnected {
+        /// The device id.
+        device_id: String,
+        /// How the connection ended.
+        reason: DisconnectReason,
+    },
+    /// A CONNECT was refused.
+    Refused {
+        /// The client id as sent.
+        client_id: String,
+        /// The CONNACK code sent back.
+        code: ConnectReturnCode,
+        /// Why, in words (never the password).
+        reason: String,
+    },
+    /// Properties reported (directly, or by a gateway for a child device).
+    Reported {
+        /// The device the values belong to.
+        device_id: String,
+        /// The services as reported.
+        services: Vec<ServiceProperties>,
+    },
+    /// A message on `…/sys/messages/up` (any payload).
+    Message {
+        /// The device that sent it.
+        device_id: String,
+        /// The payload as sent.
+        payload: Bytes,
+    },
+    /// One event of an envelope on `…/sys/events/up` (`$ota`, `$log`,
+    /// `$sdk_info`, `$file_manager`, …). `$time_sync` requests are answered
+    /// by the platform and reported here too.
+    Event {
+        /// The device whose topic carried it.
+        device_id: String,
+        /// The envelope's `object_device_id` (a child device for gateways).
+        object_device_id: Option<String>,
+        /// The event.
+        event: Event,
+    },
+}
+
+/// One line for a human, e.g. `● smoke_1 online`.
+impl fmt::Display for DeviceEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceEvent::Connected { device_id } => write!(f, "● {device_id} online"),
+            DeviceEvent::Disconnected { device_id, reason } => {
+                write!(f, "○ {device_id} offline ({reason:?})")
+            }
+            DeviceEvent::Refused {
+                client_id,
+                code,
+                reason,
+            } => write!(
+                f,
+                "✗ refused client id {client_id:?}: {reason} (CONNACK {})",
+                code.code()
+            ),
+            DeviceEvent::Reported { device_id, services } => {
+                let ids: Vec<&str> = services.iter().map(|s| s.service_id.as_str()).collect();
+                write!(f, "{device_id} reported {}", ids.join(", "))
+            }
+            DeviceEvent::Message { device_id, payload } => {
+                write!(f, "{device_id} sent a message of {} bytes", payload.len())
+            }
+            DeviceEvent::Event {
+                device_id, event, ..
+            } => write!(f, "{device_id} event {} {}", event.service_id, event.event_type),
+        }
+    }
+}
+
+/// A request sent to a device whose answer the platform waits for.
+enum Pending {
+    /// The application waits: hand it the payload.
+    Reply {
+        device_id: String,
+        response: TopicKind,
+        reply: oneshot::Sender<Bytes>,
+    },
+    /// Desired values written on connect: on success they become reported.
+    Desired {
+        device_id: String,
+        services: Vec<ServiceProperties>,
+    },
+}
+
+impl Pending {
+    fn device_id(&self) -> &str {
+        match self {
+            Pending::Reply { device_id, .. } | Pending::Desired { device_id, .. } => device_id,
+        }
+    }
+
+    /// Whether a message of `kind` from `device_id` answers this request.
+    fn answered_by(&self, device_id: &str, kind: &TopicKind) -> bool {
+        self.device_id() == device_id
+            && match self {
+                Pending::Reply { response, .. } => response == kind,
+                Pending::Desired { .. } => {
+                    matches!(kind, TopicKind::PropertiesSetResponse { .. })
+                }
+            }
+    }
+}
+
+/// The platform state shared by the broker hooks, the application handles
+/// and the HTTP server.
+pub(crate) struct Platform {
+    /// Set once the broker runs; taken at shutdown (it refers back to us).
+    broker: Mutex<Option<BrokerHandle>>,
+    pub(crate) registry: Mutex<Registry>,
+    pub(crate) shadows: Mutex<Shadows>,
+    pending: Mutex<HashMap<String, Pending>>,
+    pub(crate) trace: Trace,
+    events: broadcast::Sender<DeviceEvent>,
+    pub(crate) files: Arc<FileStore>,
+}
+
+impl Platform {
+    pub(crate) fn new(files: Arc<FileStore>) -> Self {
+        Platform {
+            broker: Mutex::new(None),
+            registry: Mutex::default(),
+            shadows: Mutex::default(),
+            pending: Mutex::default(),
+            trace: Trace::default(),
+            events: broadcast::Sender::new(EVENT_CAPACITY),
+            files,
+        }
+    }
+
+    pub(crate) fn attach(&self, broker: BrokerHandle) {
+        *lock(&self.broker) = Some(broker);
+    }
+
+    pub(crate) fn detach(&self) {
+        lock(&self.broker).take();
+    }
+
+    pub(crate) fn broker(&self) -> Option<BrokerHandle> {
+        lock(&self.broker).clone()
+    }
+
+    pub(crate) fn subscribe_events(&self) -> broadcast::Receiver<DeviceEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, event: DeviceEvent) {
+        let _ = self.events.send(event);
+    }
+
+    /// Records and publishes a downlink (QoS 1, like the platform's).
+    pub(crate) fn publish(&self, device_id: &str, topic: &str, payload: Bytes) -> io::Result<()> {
+        let broker = self.broker().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotConnected, "the emulator has shut down")
+        })?;
+        self.trace
+            .record(device_id, Direction::Down, topic, payload.clone());
+        broker.publish(topic, payload, QoS::AtLeastOnce).map(drop)
+    }
+
+    /// Publishes a JSON payload on a device topic.
+    pub(crate) fn send(&self, topic: &Topic, payload: &impl Serialize) -> io::Result<()> {
+        let json = serde_json::to_vec(payload).map_err(io::Error::other)?;
+        self.publish(&topic.device_id, &topic.to_string(), json.into())
+    }
+
+    /// Waits for the answer to `request_id`: the receiver gets the payload,
+    /// or is closed when the device goes offline. Call [`Platform::forget`]
+    /// when giving up.
+    pub(crate) fn expect_reply(
+        &self,
+        device_id: &str,
+        request_id: &str,
+        response: TopicKind,
+    ) -> oneshot::Receiver<Bytes> {
+        let (reply, receiver) = oneshot::channel();
+        let pending = Pending::Reply {
+            device_id: device_id.to_owned(),
+            response,
+            reply,
+        };
+        lock(&self.pending).insert(request_id.to_owned(), pending);
+        receiver
+    }
+
+    pub(crate) fn forget(&self, request_id: &str) {
+        lock(&self.pending).remove(request_id);
+    }
+
+    /// Writes the desired values the device has not reported yet (if any)
+    /// with a property set; a successful answer copies them into reported.
+    pub(crate) fn push_desired(&self, device_id: &str) {
+        let services = lock(&self.shadows).unmet_desired(device_id);
+        if services.is_empty() {
+            return;
+        }
+        let request_id = new_request_id();
+        let request = PropertiesSetRequest {
+            object_device_id: Some(device_id.to_owned()),
+            services: services.clone(),
+        };
+        let pending = Pending::Desired {
+            device_id: device_id.to_owned(),
+            services,
+        };
+        lock(&self.pending).insert(request_id.clone(), pending);
+        let topic = Topic::new(device_id, TopicKind::PropertiesSet { request_id: request_id.clone() });
+        if let Err(error) = self.send(&topic, &request) {
+            tracing::warn!(device_id, %error, "could not write desired properties");
+            self.forget(&request_id);
+        }
+    }
+
+    /// Handles one uplink of `device_id` (already recorded in the trace).
+    fn on_uplink(&self, device_id: &str, message: &Message) {
+        let Some(topic) = Topic::parse(&message.topic) else {
+            return;
+        };
+        let payload = &message.payload;
+        let handled = match &topic.kind {
+            TopicKind::PropertiesReport => decode(payload).map(|report: PropertiesReport| {
+                self.reported(device_id, report.services);
+            }),
+            TopicKind::GatewayPropertiesReport => decode(payload).map(|batch: GatewayPropertiesReport| {
+                for child in batch.devices {
+                    self.reported(&child.device_id, child.services);
+                }
+            }),
+            TopicKind::MessagesUp => {
+                self.emit(DeviceEvent::Message {
+                    device_id: device_id.to_owned(),
+                    payload: payload.clone(),
+                });
+                Ok(())
+            }
+            TopicKind::ShadowGet { .. } => decode(payload).map(|request| self.answer_shadow(&topic, request)),
+            TopicKind::EventsUp => decode(payload).map(|envelope| self.on_events(device_id, envelope)),
+            TopicKind::PropertiesSetResponse { .. }
+            | TopicKind::PropertiesGetResponse { .. }
+            | TopicKind::CommandResponse { .. } => {
+                self.on_response(device_id, &topic.kind, payload);
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if let Err(error) = handled {
+            tracing::warn!(device_id, topic = %message.topic, %error, "malformed uplink dropped");
+        }
+    }
+
+    fn reported(&self, device_id: &str, services: Vec<ServiceProperties>) {
+        lock(&self.shadows).report(device_id, &services, Utc::now());
+        self.emit(DeviceEvent::Reported {
+            device_id: device_id.to_owned(),
+            services,
+        });
+    }
+
+    /// Answers a shadow get (§3.7); `object_device_id` asks for a child's.
+    fn answer_shadow(&self, topic: &Topic, request: ShadowGetRequest) {
+        let object = request.object_device_id.unwrap_or_else(|| topic.device_id.clone());
+        let shadow = lock(&self.shadows).get(&object, request.service_id.as_deref());
+        let response = ShadowGetResponse {
+            object_device_id: Some(object),
+            shadow,
+        };
+        let Some(response_topic) = topic.response() else {
+            return;
+        };
+        if let Err(error) = self.send(&response_topic, &response) {
+            tracing::warn!(device_id = %topic.device_id, %error, "could not answer a shadow get");
+        }
+    }
+
+    fn on_events(&self, device_id: &str, envelope: EventEnvelope) {
+        for event in envelope.services {
+            if event.is(time_sync::SERVICE_ID, time_sync::TIME_SYNC_REQUEST) {
+                self.answer_time_sync(device_id, envelope.object_device_id.clone(), &event);
+            }
+            self.emit(DeviceEvent::Event {
+                device_id: device_id.to_owned(),
+                object_device_id: envelope.object_device_id.clone(),
+                event,
+            });
+        }
+    }
+
+    /// Answers `time_sync_request` with the platform's receive and send times (§4.3).
+    fn answer_time_sync(&self, device_id: &str, object_device_id: Option<String>, event: &Event) {
+        let server_recv_time = epoch_millis(Utc::now());
+        let request: TimeSyncRequest = match event.decode_paras() {
+            Ok(request) => request,
+            Err(error) => {
+                tracing::warn!(device_id, %error, "malformed time sync request dropped");
+                return;
+            }
+        };
+        let response = TimeSyncResponse {
+            device_send_time: request.device_send_time,
+            server_recv_time,
+            server_send_time: epoch_millis(Utc::now()),
+        };
+        let envelope = EventEnvelope::single(object_device_id, response.to_event());
+        let topic = Topic::new(device_id, TopicKind::EventsDown);
+        if let Err(error) = self.send(&topic, &envelope) {
+            tracing::warn!(device_id, %error, "could not answer a time sync request");
+        }
+    }
+
+    /// Hands a response to whoever waits for it.
+    fn on_response(&self, device_id: &str, kind: &TopicKind, payload: &Bytes) {
+        let Some(request_id) = kind.request_id() else {
+            return;
+        };
+        let pending = {
+            let mut pending = lock(&self.pending);
+            match pending.get(request_id) {
+                Some(entry) if entry.answered_by(device_id, kind) => pending.remove(request_id),
+                _ => None,
+            }
+        };
+        match pending {
+            Some(Pending::Reply { reply, .. }) => {
+                let _ = reply.send(payload.clone());
+            }
+            Some(Pending::Desired { services, .. }) => self.desired_written(device_id, services, payload),
+            None => tracing::debug!(device_id, request_id, "response to no pending request"),
+        }
+    }
+
+    fn desired_written(&self, device_id: &str, services: Vec<ServiceProperties>, payload: &[u8]) {
+        match decode::<ResultResponse>(payload) {
+            Ok(result) if result.is_success() => {
+                lock(&self.shadows).report(device_id, &services, Utc::now());
+            }
+            Ok(result) => {
+                tracing::info!(device_id, code = result.result_code, "device refused desired properties");
+            }
+            Err(error) => tracing::warn!(device_id, %error, "malformed property set response"),
+        }
+    }
+
+    /// Drops the requests waiting on a device that went offline; their
+    /// waiters see the device as offline.
+    fn fail_pending(&self, device_id: &str) {
+        lock(&self.pending).retain(|_, entry| entry.device_id() != device_id);
+    }
+}
+
+/// The device id of an accepted connection: authentication made sure the
+/// user name is the device id.
+fn device_of(client: &ConnectInfo) -> &str {
+    client.username.as_deref().unwrap_or_default()
+}
+
+impl BrokerHooks for Platform {
+    fn authenticate(&self, connect: &ConnectInfo) -> Result<Accepted, ConnectReturnCode> {
+        let checked = if self.broker().is_none() {
+            Err(auth::Refusal {
+                code: ConnectReturnCode::ServerUnavailable,
+                reason: "the platform is not running".to_owned(),
+            })
+        } else {
+            auth::authenticate(connect, &lock(&self.registry), Utc::now())
+        };
+        match checked {
+            Ok(device_id) => {
+                let filters = system_filters(&device_id);
+                Ok(Accepted::exclusive(device_id).with_subscriptions(filters, QoS::AtLeastOnce))
+            }
+            Err(refusal) => {
+                tracing::info!(client_id = %connect.client_id, reason = %refusal.reason, "connection refused");
+                self.emit(DeviceEvent::Refused {
+                    client_id: connect.client_id.clone(),
+                    code: refusal.code,
+                    reason: refusal.reason,
+                });
+                Err(refusal.code)
+            }
+        }
+    }
+
+    fn on_connect(&self, client: &ConnectInfo) {
+        let device_id = device_of(client);
+        lock(&self.registry).connected(device_id, client.peer_addr);
+        self.emit(DeviceEvent::Connected {
+            device_id: device_id.to_owned(),
+        });
+        // The device is already subscribed to its system topics, and this
+        // reaches it right after the CONNACK.
+        self.push_desired(device_id);
+    }
+
+    fn authorize_publish(&self, client: &ConnectInfo, message: &Message) -> bool {
+        let device_id = device_of(client);
+        let own = message
+            .topic
+            .strip_prefix("$oc/devices/")
+            .and_then(|rest| rest.strip_prefix(device_id))
+            .is_some_and(|rest| rest.starts_with('/'));
+        let downlink = Topic::parse(&message.topic).is_some_and(|topic| topic.is_downlink());
+        if !own || downlink {
+            tracing::warn!(device_id, topic = %message.topic, "publish outside the device's own uplink topics dropped");
+        }
+        own && !downlink
+    }
+
+    fn on_publish(&self, client: &ConnectInfo, message: &Message) {
+        let device_id = device_of(client);
+        self.trace
+            .record(device_id, Direction::Up, &message.topic, message.payload.clone());
+        self.on_uplink(device_id, message);
+    }
+
+    fn on_disconnect(&self, client: &ConnectInfo, reason: DisconnectReason) {
+        let device_id = device_of(client);
+        if lock(&self.registry).disconnected(device_id, client.peer_addr) {
+            self.fail_pending(device_id);
+            self.emit(DeviceEvent::Disconnected {
+                device_id: device_id.to_owned(),
+                reason,
+            });
+        }
+    }
+}
+
+/// A random UUID (version 4) as the platform's request ids look.
+pub(crate) fn new_request_id() -> String {
+    const VERSION_MASK: u128 = 0xf << 76;
+    const VERSION_4: u128 = 0x4 << 76;
+    const VARIANT_MASK: u128 = 0x3 << 62;
+    const VARIANT_RFC: u128 = 0x2 << 62;
+    let random = fastrand::u128(..);
+    let bits = (random & !VERSION_MASK & !VARIANT_MASK) | VERSION_4 | VARIANT_RFC;
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_look_like_uuids_v4() {
+        let id = new_request_id();
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+        assert_eq!(&id[14..15], "4", "{id}");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
+        assert_ne!(new_request_id(), id);
+    }
+
+}

@@ -1,0 +1,235 @@
+//! [`IotDevice`]: the application's handle on one device connection.
+
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{Instrument, info_span};
+
+use crate::client::Client;
+use crate::config::{DeviceConfig, IotDeviceBuilder};
+use crate::dispatch::{self, Shared};
+use crate::error::{Error, Result};
+use crate::handler::{HandlerResult, RawMessage, handler};
+use crate::protocol::payload::{
+    Command, CommandResponse, DeviceMessage, Event, PropertiesGetRequest, PropertiesSetRequest,
+    ServiceProperties, ShadowGetResponse,
+};
+use crate::protocol::topic::{Topic, TopicKind};
+use crate::transport::{ConnectionState, Delivery};
+
+/// One device on IoTDA: connects, reports, and answers the platform.
+///
+/// Cheap to clone; all clones drive the same connection.
+///
+/// ```no_run
+/// # async fn demo() -> iot_sdk::Result<()> {
+/// use iot_sdk::{CommandResponse, IotDevice};
+///
+/// let device = IotDevice::builder()
+///     .server("xxxx.iotda-device.cn-north-4.myhuaweicloud.com")
+///     .secret("productId_nodeId", "secret")
+///     .build()?;
+/// device.on_command(|command| async move {
+///     println!("{} {}", command.command_name, command.paras);
+///     Ok(CommandResponse::success())
+/// });
+/// device.connect().await?;
+/// device.run_until_shutdown().await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct IotDevice {
+    shared: Arc<Shared>,
+}
+
+impl IotDevice {
+    /// Starts the configuration; [`IotDeviceBuilder::build`] creates the device.
+    pub fn builder() -> IotDeviceBuilder {
+        IotDeviceBuilder::default()
+    }
+
+    pub(crate) fn new(config: DeviceConfig) -> Self {
+        IotDevice {
+            shared: Arc::new(Shared {
+                client: Client::new(config),
+                handlers: RwLock::default(),
+            }),
+        }
+    }
+
+    /// The device id.
+    pub fn device_id(&self) -> &str {
+        self.shared.client.device_id()
+    }
+
+    /// Connects and starts dispatching. Resolves on the first accepted
+    /// connection; fails at once when the platform refuses the credentials
+    /// or TLS cannot verify the server. Other failures are retried with
+    /// backoff while this waits. Calling it again is harmless.
+    pub async fn connect(&self) -> Result<()> {
+        let span = info_span!("device", id = %self.device_id());
+        if let Some((transport, inbound)) = self.shared.client.start() {
+            tokio::spawn(dispatch::run(self.shared.clone(), inbound).instrument(span.clone()));
+            return transport.connect().instrument(span).await;
+        }
+        self.shared.client.transport()?.connect().await
+    }
+
+    /// The connection state, observable as it changes.
+    pub fn state(&self) -> Result<watch::Receiver<ConnectionState>> {
+        self.shared
+            .client
+            .state()
+            .ok_or_else(|| Error::Connection("not connected yet: call connect() first".into()))
+    }
+
+    /// Waits for Ctrl-C or for the connection to stop for good, then closes.
+    pub async fn run_until_shutdown(&self) -> Result<()> {
+        let mut state = self.state()?;
+        let stopped = state.wait_for(|s| matches!(s, ConnectionState::Stopped { .. }));
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => self.close().await,
+            stopped = stopped => match stopped.map(|s| s.clone()) {
+                Ok(ConnectionState::Stopped { reason }) => Err(reason.to_error()),
+                _ => Err(Error::Stopped),
+            },
+        }
+    }
+
+    /// Sends what is queued (waiting up to 5 s), then disconnects.
+    pub async fn close(&self) -> Result<()> {
+        self.shared.client.close(Duration::from_secs(5)).await
+    }
+
+    // ---- uplinks ----------------------------------------------------------
+    //
+    // Each returns once the message is queued; await the returned
+    // `Delivery` too to wait for the platform's acknowledgement.
+
+    /// Reports property values (`…/sys/properties/report`).
+    pub async fn report_properties(&self, services: Vec<ServiceProperties>) -> Result<Delivery> {
+        self.shared.client.report_properties(services).await
+    }
+
+    /// Sends a device message (`…/sys/messages/up`).
+    pub async fn report_message(&self, message: &DeviceMessage) -> Result<Delivery> {
+        self.shared.client.report_message(message).await
+    }
+
+    /// Sends an event (`…/sys/events/up`) about this device.
+    pub async fn report_event(&self, event: Event) -> Result<Delivery> {
+        self.shared.client.report_event(event).await
+    }
+
+    /// Reads the device shadow, of one service or of all; waits for the
+    /// platform's answer up to the request timeout.
+    pub async fn get_shadow(&self, service_id: Option<&str>) -> Result<ShadowGetResponse> {
+        self.shared.client.get_shadow(service_id).await
+    }
+
+    /// Publishes raw bytes on any topic, e.g. a custom topic.
+    pub async fn publish(
+        &self,
+        topic: impl Into<String>,
+        payload: impl Into<Vec<u8>>,
+    ) -> Result<Delivery> {
+        self.shared
+            .client
+            .publish(topic.into(), payload.into())
+            .await
+    }
+
+    /// The product-defined custom topic `$oc/devices/{device_id}/user/{suffix}`.
+    pub fn user_topic(&self, suffix: &str) -> String {
+        let kind = TopicKind::User {
+            suffix: suffix.to_string(),
+        };
+        Topic::new(self.device_id(), kind).to_string()
+    }
+
+    /// Subscribes a custom topic filter and routes what arrives on it to
+    /// `handler`. Remembered and subscribed again after every reconnect.
+    pub async fn subscribe<F, Fut>(&self, filter: impl Into<String>, handler_fn: F) -> Result<()>
+    where
+        F: Fn(RawMessage) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
+    {
+        let filter = filter.into();
+        let h = handler(handler_fn);
+        self.shared.update_handlers(|hs| {
+            hs.topics.retain(|(f, _)| *f != filter);
+            hs.topics.push((filter.clone(), h));
+        });
+        self.shared.client.transport()?.subscribe(filter).await
+    }
+
+    // ---- handlers ---------------------------------------------------------
+
+    /// Handles platform commands. An `Err` answers the platform with
+    /// `result_code` -1 and the error text.
+    pub fn on_command<F, Fut>(&self, f: F)
+    where
+        F: Fn(Command) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<CommandResponse>> + Send + 'static,
+    {
+        self.shared
+            .update_handlers(|h| h.command = Some(handler(f)));
+    }
+
+    /// Handles property writes. `Ok` answers success, an `Err` a failure
+    /// that carries the error text.
+    pub fn on_properties_set<F, Fut>(&self, f: F)
+    where
+        F: Fn(PropertiesSetRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
+    {
+        self.shared
+            .update_handlers(|h| h.properties_set = Some(handler(f)));
+    }
+
+    /// Handles property reads; returns the services' current values.
+    pub fn on_properties_get<F, Fut>(&self, f: F)
+    where
+        F: Fn(PropertiesGetRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<Vec<ServiceProperties>>> + Send + 'static,
+    {
+        self.shared
+            .update_handlers(|h| h.properties_get = Some(handler(f)));
+    }
+
+    /// Handles platform messages in the system format (§3.2).
+    pub fn on_message<F, Fut>(&self, f: F)
+    where
+        F: Fn(DeviceMessage) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
+    {
+        self.shared
+            .update_handlers(|h| h.message = Some(handler(f)));
+    }
+
+    /// Handles every platform message as raw bytes, system format or not.
+    pub fn on_raw_message<F, Fut>(&self, f: F)
+    where
+        F: Fn(RawMessage) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
+    {
+        self.shared
+            .update_handlers(|h| h.raw_message = Some(handler(f)));
+    }
+
+    /// Handles platform events of one service (`…/sys/events/down`).
+    pub fn on_event<F, Fut>(&self, service_id: impl Into<String>, f: F)
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
+    {
+        let service_id = service_id.into();
+        let h = handler(f);
+        self.shared.update_handlers(|hs| {
+            hs.events.retain(|(id, _)| *id != service_id);
+            hs.events.push((service_id, h));
+        });
+    }
+}

@@ -1,0 +1,260 @@
+//! The dispatcher: routes every inbound message to its handler and makes
+//! sure every request that carries a request id gets an answer.
+
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tracing::{Instrument, debug, warn};
+
+use crate::client::Client;
+use crate::handler::{HandlerResult, Handlers, RawMessage, call_guarded};
+use crate::protocol::decode;
+use crate::protocol::payload::{
+    Command, CommandResponse, DeviceMessage, EventEnvelope, PropertiesGetRequest,
+    PropertiesSetRequest, ResultResponse, ServiceProperties, ShadowGetResponse,
+};
+use crate::protocol::services::{log, sdk_info};
+use crate::protocol::topic::{Topic, TopicKind};
+use crate::transport::Inbound;
+
+/// What the dispatcher and the public API share.
+pub(crate) struct Shared {
+    pub client: Client,
+    pub handlers: RwLock<Handlers>,
+}
+
+impl Shared {
+    pub fn handlers(&self) -> Handlers {
+        // Handlers are only replaced whole, so a poisoned lock still holds a valid set.
+        self.handlers
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn update_handlers(&self, f: impl FnOnce(&mut Handlers)) {
+        f(&mut self
+            .handlers
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()));
+    }
+}
+
+/// Consumes the transport's inbound stream until it ends.
+pub(crate) async fn run(shared: Arc<Shared>, mut inbound: UnboundedReceiver<Inbound>) {
+    let mut first_connect = true;
+    while let Some(item) = inbound.recv().await {
+        match item {
+            Inbound::Message { topic, payload } => {
+                let shared = shared.clone();
+                // Each request runs on its own task: a slow handler does not hold up the others.
+                tokio::spawn(
+                    async move { route(&shared, RawMessage { topic, payload }).await }
+                        .in_current_span(),
+                );
+            }
+            Inbound::Connected { reconnect, lost_at } => {
+                on_connected(&shared.client, first_connect, reconnect, lost_at).await;
+                first_connect = false;
+            }
+            Inbound::Disconnected { reason, .. } => debug!(%reason, "connection lost"),
+        }
+    }
+}
+
+async fn route(shared: &Shared, message: RawMessage) {
+    let handlers = shared.handlers();
+    if let Some(handler) = handlers.topic(&message.topic) {
+        report_failure(&message.topic, call_guarded(handler, message.clone()).await);
+        return;
+    }
+    let Some(topic) = Topic::parse(&message.topic) else {
+        warn!(topic = %message.topic, "message on an unknown topic ignored");
+        return;
+    };
+    if topic.device_id != shared.client.device_id() {
+        warn!(topic = %message.topic, "message for another device ignored");
+        return;
+    }
+    let client = &shared.client;
+    let payload = &message.payload;
+    match &topic.kind {
+        TopicKind::MessagesDown => on_message_down(&handlers, message).await,
+        TopicKind::Command { .. } => {
+            let answer = answer_command(&handlers, payload).await;
+            respond(client, &topic, &answer).await;
+        }
+        TopicKind::PropertiesSet { .. } => {
+            let answer = answer_properties_set(&handlers, payload).await;
+            respond(client, &topic, &answer).await;
+        }
+        TopicKind::PropertiesGet { .. } => {
+            let answer = answer_properties_get(&handlers, payload).await;
+            respond(client, &topic, &answer).await;
+        }
+        TopicKind::ShadowGetResponse { request_id } => {
+            let answer =
+                decode::<ShadowGetResponse>(payload).map_err(|e| crate::Error::BadPayload {
+                    topic: message.topic.clone(),
+                    reason: e.to_string(),
+                });
+            if !client.complete_shadow_request(request_id, answer) {
+                debug!(%request_id, "shadow answer nobody waits for");
+            }
+        }
+        TopicKind::EventsDown => on_events_down(&handlers, &message).await,
+        // Our own uplinks come back on a plain broker through the wildcard filters.
+        _ if !topic.is_downlink() => {}
+        _ => warn!(topic = %message.topic, "no route for this downlink"),
+    }
+}
+
+/// Parses a request payload; the error text names the field at fault.
+fn parse<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
+    decode(payload).map_err(|e| format!("malformed request: {e}"))
+}
+
+async fn answer_command(handlers: &Handlers, payload: &[u8]) -> CommandResponse {
+    let command: Command = match parse(payload) {
+        Ok(command) => command,
+        Err(why) => return CommandResponse::failure(why),
+    };
+    let Some(handler) = &handlers.command else {
+        return CommandResponse::failure(format!(
+            "no handler for command {} of service {}",
+            command.command_name, command.service_id
+        ));
+    };
+    call_guarded(handler, command)
+        .await
+        .unwrap_or_else(|e| CommandResponse::failure(e.to_string()))
+}
+
+async fn answer_properties_set(handlers: &Handlers, payload: &[u8]) -> ResultResponse {
+    let request: PropertiesSetRequest = match parse(payload) {
+        Ok(request) => request,
+        Err(why) => return ResultResponse::failure(why),
+    };
+    let Some(handler) = &handlers.properties_set else {
+        return ResultResponse::failure("no handler for property writes");
+    };
+    match call_guarded(handler, request).await {
+        Ok(()) => ResultResponse::success(),
+        Err(e) => ResultResponse::failure(e.to_string()),
+    }
+}
+
+/// A property-get answer: the services, or on failure an empty list with
+/// a non-zero `result_code` that says why.
+#[derive(Serialize)]
+struct PropertiesGetAnswer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result_desc: Option<String>,
+    services: Vec<ServiceProperties>,
+}
+
+async fn answer_properties_get(handlers: &Handlers, payload: &[u8]) -> PropertiesGetAnswer {
+    let outcome = match parse::<PropertiesGetRequest>(payload) {
+        Err(why) => Err(why),
+        Ok(request) => match &handlers.properties_get {
+            None => Err("no handler for property reads".to_string()),
+            Some(handler) => call_guarded(handler, request)
+                .await
+                .map_err(|e| e.to_string()),
+        },
+    };
+    match outcome {
+        Ok(services) => PropertiesGetAnswer {
+            result_code: None,
+            result_desc: None,
+            services,
+        },
+        Err(why) => {
+            let failure = ResultResponse::failure(why);
+            PropertiesGetAnswer {
+                result_code: Some(failure.result_code),
+                result_desc: failure.result_desc,
+                services: Vec::new(),
+            }
+        }
+    }
+}
+
+async fn on_message_down(handlers: &Handlers, message: RawMessage) {
+    let system = DeviceMessage::parse_system(&message.payload);
+    if let Some(handler) = &handlers.raw_message {
+        report_failure(&message.topic, call_guarded(handler, message.clone()).await);
+    }
+    match (system, &handlers.message) {
+        (Some(system), Some(handler)) => {
+            report_failure(&message.topic, call_guarded(handler, system).await)
+        }
+        (None, Some(_)) if handlers.raw_message.is_none() => {
+            warn!(topic = %message.topic, "raw message down with no raw handler ignored")
+        }
+        _ => {}
+    }
+}
+
+async fn on_events_down(handlers: &Handlers, message: &RawMessage) {
+    let envelope: EventEnvelope = match parse(&message.payload) {
+        Ok(envelope) => envelope,
+        Err(why) => return warn!(topic = %message.topic, %why, "event ignored"),
+    };
+    for event in envelope.services {
+        match handlers.event(&event.service_id) {
+            Some(handler) => report_failure(&message.topic, call_guarded(handler, event).await),
+            None => warn!(service_id = %event.service_id, event_type = %event.event_type,
+                          "event for a service with no handler ignored"),
+        }
+    }
+}
+
+fn report_failure(topic: &str, outcome: HandlerResult<()>) {
+    if let Err(e) = outcome {
+        warn!(%topic, error = %e, "handler failed");
+    }
+}
+
+async fn respond<T: Serialize>(client: &Client, request: &Topic, answer: &T) {
+    let Some(topic) = request.response() else {
+        return;
+    };
+    let sent = match serde_json::to_vec(answer) {
+        Ok(payload) => client.publish(topic.to_string(), payload).await,
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = sent {
+        warn!(topic = %topic, error = %e, "could not send the answer");
+    }
+}
+
+/// §1.11: the connection logs, then on the first connect the SDK version.
+async fn on_connected(client: &Client, first: bool, reconnect: bool, lost_at: Option<SystemTime>) {
+    let config = client.config();
+    let mut events = Vec::new();
+    if config.connection_logs {
+        let now = Utc::now();
+        let complete = format!("connect complete, the uri is {}", config.host());
+        events.push(log::status_report(now, &complete));
+        if let (true, Some(lost_at)) = (reconnect, lost_at) {
+            events.push(log::status_report(
+                DateTime::<Utc>::from(lost_at),
+                "connect lost",
+            ));
+        }
+    }
+    if first && config.report_sdk_info {
+        events.push(sdk_info::report(sdk_info::SDK_VERSION, None, None));
+    }
+    for event in events {
+        if let Err(e) = client.report_event(event).await {
+            warn!(error = %e, "could not queue a connection event");
+        }
+    }
+}

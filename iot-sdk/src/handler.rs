@@ -1,0 +1,148 @@
+//! Application handlers: plain async closures behind type-erased pointers.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::FutureExt;
+
+use crate::protocol::payload::{
+    Command, CommandResponse, DeviceMessage, Event, PropertiesGetRequest, PropertiesSetRequest,
+    ServiceProperties,
+};
+
+/// The error a handler returns; its text becomes the failure description
+/// the platform sees.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a handler returns.
+pub type HandlerResult<T> = Result<T, HandlerError>;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub(crate) type Handler<In, Out> = Arc<dyn Fn(In) -> BoxFuture<Out> + Send + Sync>;
+
+/// A message that arrived on any topic, as raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMessage {
+    /// The topic it arrived on.
+    pub topic: String,
+    /// The payload, unchanged.
+    pub payload: Vec<u8>,
+}
+
+impl RawMessage {
+    /// The payload as UTF-8 text, if it is.
+    pub fn text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.payload).ok()
+    }
+}
+
+/// Boxes a closure into a [`Handler`].
+pub(crate) fn handler<In, Out, F, Fut>(f: F) -> Handler<In, Out>
+where
+    F: Fn(In) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Out> + Send + 'static,
+{
+    Arc::new(move |input| Box::pin(f(input)))
+}
+
+/// Runs a handler, turning a panic into an error so the dispatcher goes on
+/// and the platform still gets an answer.
+pub(crate) async fn call_guarded<In, T>(
+    handler: &Handler<In, HandlerResult<T>>,
+    input: In,
+) -> HandlerResult<T> {
+    match AssertUnwindSafe(handler(input)).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(format!("handler panicked: {why}").into())
+        }
+    }
+}
+
+/// Every handler an application can install.
+#[derive(Default, Clone)]
+pub(crate) struct Handlers {
+    pub command: Option<Handler<Command, HandlerResult<CommandResponse>>>,
+    pub properties_set: Option<Handler<PropertiesSetRequest, HandlerResult<()>>>,
+    pub properties_get:
+        Option<Handler<PropertiesGetRequest, HandlerResult<Vec<ServiceProperties>>>>,
+    pub message: Option<Handler<DeviceMessage, HandlerResult<()>>>,
+    pub raw_message: Option<Handler<RawMessage, HandlerResult<()>>>,
+    pub events: Vec<(String, Handler<Event, HandlerResult<()>>)>,
+    pub topics: Vec<(String, Handler<RawMessage, HandlerResult<()>>)>,
+}
+
+impl Handlers {
+    pub fn event(&self, service_id: &str) -> Option<&Handler<Event, HandlerResult<()>>> {
+        self.events
+            .iter()
+            .find(|(id, _)| id == service_id)
+            .map(|(_, h)| h)
+    }
+
+    /// The handler of the first custom subscription whose filter matches.
+    pub fn topic(&self, topic: &str) -> Option<&Handler<RawMessage, HandlerResult<()>>> {
+        self.topics
+            .iter()
+            .find(|(filter, _)| filter_matches(filter, topic))
+            .map(|(_, h)| h)
+    }
+}
+
+/// MQTT topic-filter matching (`+` one level, `#` the rest). Filters that
+/// start with a wildcard never match `$` topics, as in MQTT 3.1.1 §4.7.2.
+pub(crate) fn filter_matches(filter: &str, topic: &str) -> bool {
+    if topic.starts_with('$') && filter.starts_with(['+', '#']) {
+        return false;
+    }
+    let mut levels = topic.split('/');
+    for pattern in filter.split('/') {
+        match (pattern, levels.next()) {
+            ("#", _) => return true,
+            ("+", Some(_)) => {}
+            (p, Some(level)) if p == level => {}
+            _ => return false,
+        }
+    }
+    levels.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_match_like_mqtt() {
+        let t = "$oc/devices/d/user/a/b";
+        assert!(filter_matches("$oc/devices/d/user/a/b", t));
+        assert!(filter_matches("$oc/devices/d/user/#", t));
+        assert!(filter_matches("$oc/devices/+/user/+/b", t));
+        assert!(filter_matches("$oc/devices/d/user/a/b/#", t));
+        assert!(!filter_matches("$oc/devices/d/user/a", t));
+        assert!(!filter_matches("$oc/devices/d/user/+", t));
+        assert!(!filter_matches("#", t));
+        assert!(!filter_matches("+/devices/d/user/a/b", t));
+        assert!(filter_matches("#", "plain/topic"));
+        assert!(filter_matches("plain/+", "plain/topic"));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_an_error() {
+        let h: Handler<u8, HandlerResult<u8>> = handler(|n: u8| async move {
+            if n == 0 {
+                panic!("boom");
+            }
+            Ok(n)
+        });
+        assert_eq!(call_guarded(&h, 1).await.unwrap(), 1);
+        let err = call_guarded(&h, 0).await.unwrap_err().to_string();
+        assert!(err.contains("boom"), "{err}");
+    }
+}

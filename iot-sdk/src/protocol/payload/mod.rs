@@ -1,0 +1,115 @@
+//! JSON bodies of the system topics (§3), as serde types.
+//!
+//! Reading is lenient like the official SDKs: unknown fields are ignored and
+//! optional fields may be missing or `null`. Writing omits unset optional
+//! fields. Use [`decode`] to read a payload with an error that names the
+//! offending field.
+
+mod command;
+mod event;
+mod message;
+mod property;
+mod shadow;
+
+pub use command::{Command, CommandResponse};
+pub use event::{Event, EventEnvelope};
+pub use message::DeviceMessage;
+pub use property::{
+    DeviceProperties, GatewayPropertiesReport, PropertiesGetRequest, PropertiesGetResponse,
+    PropertiesReport, PropertiesSetRequest, PropertiesSetResponse, ResultResponse,
+    ServiceProperties,
+};
+pub use shadow::{ShadowData, ShadowGetRequest, ShadowGetResponse, ShadowSection};
+
+use serde::Deserializer;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::ProtocolError;
+
+/// Reads a JSON payload; on failure the error names the path of the bad
+/// field, e.g. `services[0].service_id`.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError> {
+    let json = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(json).map_err(|error| ProtocolError::Payload {
+        path: error.path().to_string(),
+        message: error.into_inner().to_string(),
+    })
+}
+
+/// Reads `paras`-like fields: missing or `null` become `{}`.
+pub(crate) fn object_or_empty<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Value, D::Error> {
+    let value: Option<Value> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(value.unwrap_or_else(|| Value::Object(Map::new())))
+}
+
+/// Reads lists: missing or `null` become empty.
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    let value: Option<T> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(value.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_names_the_bad_field() {
+        let error =
+            decode::<PropertiesReport>(br#"{"services": [{"service_id": 5, "properties": {}}]}"#)
+                .unwrap_err();
+        let ProtocolError::Payload { path, message } = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(path, "services[0].service_id");
+        assert!(message.contains("invalid type"), "{message}");
+        assert!(error.to_string().contains("services[0].service_id"));
+    }
+
+    #[test]
+    fn decode_names_a_missing_field() {
+        let error = decode::<Command>(br#"{"service_id": "s", "paras": {}}"#).unwrap_err();
+        assert!(error.to_string().contains("command_name"), "{error}");
+    }
+
+    #[test]
+    fn decode_rejects_non_json() {
+        assert!(matches!(
+            decode::<Command>(b"not json"),
+            Err(ProtocolError::Payload { .. })
+        ));
+    }
+
+    /// Bytes that are JSON-ish often enough to reach the field readers.
+    fn jsonish() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..64),
+            r#"\{("[a-z_]{1,20}": ?(null|-?[0-9]{1,20}|"[^"]{0,8}"|\{\}|\[\]|true)(, )?){0,6}\}"#
+                .prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in jsonish()) {
+            let _ = decode::<DeviceMessage>(&bytes);
+            let _ = DeviceMessage::parse_system(&bytes);
+            let _ = decode::<PropertiesSetRequest>(&bytes);
+            let _ = decode::<PropertiesGetRequest>(&bytes);
+            let _ = decode::<ShadowGetResponse>(&bytes);
+            let _ = decode::<Command>(&bytes);
+            let _ = decode::<EventEnvelope>(&bytes);
+            let _ = decode::<ResultResponse>(&bytes);
+            let _ = decode::<CommandResponse>(&bytes);
+            let _ = decode::<PropertiesReport>(&bytes);
+            let _ = decode::<GatewayPropertiesReport>(&bytes);
+        }
+    }
+}

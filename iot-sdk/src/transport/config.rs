@@ -1,0 +1,322 @@
+//! Transport settings and their validation.
+
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Keep-alive range accepted by the platform (protocol notes §1.2).
+const KEEP_ALIVE_RANGE: RangeInclusive<Duration> =
+    Duration::from_secs(30)..=Duration::from_secs(1200);
+
+/// Everything the transport needs to reach the broker and keep the connection up.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// Broker host name or IP address (IPv6 without brackets is fine).
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// TLS settings; `None` for plain TCP.
+    pub tls: Option<TlsConfig>,
+    /// MQTT keep-alive, 30 s to 1200 s (default 120 s).
+    pub keep_alive: Duration,
+    /// Time allowed for one connection attempt up to the CONNACK (default 30 s; whole seconds).
+    pub connect_timeout: Duration,
+    /// QoS 1 publishes handed to the MQTT client at once (default 100).
+    pub max_inflight: usize,
+    /// The SDK-owned queue of messages not yet acknowledged.
+    pub outbox: OutboxConfig,
+    /// Reconnect behaviour after a failed attempt or a lost connection.
+    pub reconnect: ReconnectConfig,
+    /// Filters subscribed at QoS 1 after every CONNACK, before anything else is sent.
+    pub subscriptions: Vec<String>,
+}
+
+impl TransportConfig {
+    /// Checks every setting, and that the TLS files exist and can be used.
+    ///
+    /// Reads the certificate and key files, so call it off the async runtime or
+    /// accept a short blocking read. Errors name the offending setting or file.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::Config(what));
+        if self.host.is_empty() || self.host.contains(|c: char| c.is_whitespace() || c == '/') {
+            return bad(format!(
+                "host {:?} is not a host name or IP address",
+                self.host
+            ));
+        }
+        if self.port == 0 {
+            return bad("port must not be 0".into());
+        }
+        if !KEEP_ALIVE_RANGE.contains(&self.keep_alive) {
+            return bad(format!(
+                "keep_alive {:?} is outside 30 s..=1200 s",
+                self.keep_alive
+            ));
+        }
+        if self.connect_timeout < Duration::from_secs(1) {
+            return bad("connect_timeout must be at least 1 s".into());
+        }
+        if !(1..=usize::from(u16::MAX)).contains(&self.max_inflight) {
+            return bad(format!(
+                "max_inflight {} is outside 1..=65535",
+                self.max_inflight
+            ));
+        }
+        if self.outbox.capacity == 0 {
+            return bad("outbox capacity must be at least 1".into());
+        }
+        if self.reconnect.min_backoff.is_zero() {
+            return bad("reconnect min_backoff must be above 0 (no reconnect storms)".into());
+        }
+        if self.reconnect.min_backoff > self.reconnect.max_backoff {
+            return bad("reconnect min_backoff exceeds max_backoff".into());
+        }
+        self.subscriptions
+            .iter()
+            .try_for_each(|f| check_filter(f))?;
+        self.tls.as_ref().map_or(Ok(()), super::tls::check_files)
+    }
+
+    /// The URI paho connects to: `tcp://host:port` or `ssl://host:port`.
+    pub(crate) fn uri(&self) -> String {
+        let scheme = if self.tls.is_some() { "ssl" } else { "tcp" };
+        let needs_brackets = self.host.contains(':') && !self.host.starts_with('[');
+        if needs_brackets {
+            format!("{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            format!("{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Size and overflow behaviour of the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxConfig {
+    /// Messages held until acknowledged, sent or not (default 10 000).
+    pub capacity: usize,
+    /// What `publish` does when the outbox is full.
+    pub overflow: OverflowPolicy,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 10_000,
+            overflow: OverflowPolicy::Wait,
+        }
+    }
+}
+
+/// What a publish does when the outbox is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverflowPolicy {
+    /// Wait for room: backpressure on the publisher (the default).
+    #[default]
+    Wait,
+    /// Refuse the new message with [`Error::OutboxFull`].
+    Reject,
+    /// Evict the oldest unsent message (its delivery fails with [`Error::OutboxFull`]).
+    /// When every held message is already in flight, wait as with `Wait`.
+    DropOldest,
+}
+
+/// When and how fast to reconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconnectConfig {
+    /// Retry failed attempts and lost connections (default `true`).
+    pub enabled: bool,
+    /// Smallest delay and jitter base of the backoff (default 1 s).
+    pub min_backoff: Duration,
+    /// Largest delay (default 30 s).
+    pub max_backoff: Duration,
+    /// A connection that stayed up this long resets the retry counter (default 10 s).
+    pub stable_after: Duration,
+}
+
+impl Default for ReconnectConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
+            stable_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// TLS settings. The server certificate is always verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// PEM file of trusted CA certificates; `None` uses the system's trust store.
+    pub ca_file: Option<PathBuf>,
+    /// Check that the server certificate names the host (default `true`).
+    /// Turning this off lets anyone with a certificate from a trusted CA impersonate the server.
+    pub verify_host_name: bool,
+    /// Client certificate for X.509 authentication (protocol notes §1.6).
+    pub client_cert: Option<ClientCert>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            ca_file: None,
+            verify_host_name: true,
+            client_cert: None,
+        }
+    }
+}
+
+/// A client certificate and its private key, both PEM files.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// The certificate (chain), leaf first.
+    pub cert_file: PathBuf,
+    /// The private key.
+    pub key_file: PathBuf,
+    /// Password of an encrypted private key.
+    pub key_password: Option<String>,
+}
+
+impl fmt::Debug for ClientCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCert")
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
+            .field(
+                "key_password",
+                &self.key_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Checks a publish topic: non-empty, no wildcard, no NUL, at most 65 535 bytes.
+pub(crate) fn check_topic(topic: &str) -> Result<()> {
+    if topic.is_empty() || topic.len() > usize::from(u16::MAX) {
+        return Err(Error::Config(format!(
+            "topic length {} is outside 1..=65535",
+            topic.len()
+        )));
+    }
+    if topic.contains(['+', '#', '\0']) {
+        return Err(Error::Config(format!(
+            "topic {topic:?} contains a wildcard or NUL"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a subscription filter: wildcards only as whole levels, `#` only last.
+///
+/// A malformed filter would make the broker drop the connection after every CONNACK.
+pub(crate) fn check_filter(filter: &str) -> Result<()> {
+    let bad = || Err(Error::Config(format!("invalid topic filter {filter:?}")));
+    if filter.is_empty() || filter.len() > usize::from(u16::MAX) || filter.contains('\0') {
+        return bad();
+    }
+    let levels: Vec<&str> = filter.split('/').collect();
+    for (i, level) in levels.iter().enumerate() {
+        let whole_wildcard = *level == "+" || (*level == "#" && i == levels.len() - 1);
+        if level.contains(['+', '#']) && !whole_wildcard {
+            return bad();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(host: &str, port: u16) -> TransportConfig {
+        TransportConfig {
+            host: host.into(),
+            port,
+            tls: None,
+            keep_alive: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(30),
+            max_inflight: 100,
+            outbox: OutboxConfig::default(),
+            reconnect: ReconnectConfig::default(),
+            subscriptions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn uri_uses_the_scheme_of_the_tls_setting_and_brackets_ipv6() {
+        let mut config = config("example.com", 1883);
+        assert_eq!(config.uri(), "tcp://example.com:1883");
+        config.tls = Some(TlsConfig::default());
+        config.port = 8883;
+        assert_eq!(config.uri(), "ssl://example.com:8883");
+        config.host = "::1".into();
+        assert_eq!(config.uri(), "ssl://[::1]:8883");
+        config.host = "[::1]".into();
+        assert_eq!(config.uri(), "ssl://[::1]:8883");
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(config("localhost", 1883).validate().is_ok());
+    }
+
+    #[test]
+    fn validation_names_the_bad_setting() {
+        type Change = fn(&mut TransportConfig);
+        let cases: [(Change, &str); 7] = [
+            (|c| c.keep_alive = Duration::from_secs(29), "keep_alive"),
+            (|c| c.keep_alive = Duration::from_secs(1201), "keep_alive"),
+            (|c| c.max_inflight = 0, "max_inflight"),
+            (|c| c.outbox.capacity = 0, "capacity"),
+            (|c| c.host = String::new(), "host"),
+            (|c| c.subscriptions = vec!["a/#/b".into()], "filter"),
+            (
+                |c| c.reconnect.min_backoff = Duration::from_secs(60),
+                "min_backoff",
+            ),
+        ];
+        for (change, name) in cases {
+            let mut config = config("localhost", 1883);
+            change(&mut config);
+            match config.validate() {
+                Err(Error::Config(msg)) => assert!(msg.contains(name), "{msg}"),
+                other => panic!("expected a config error about {name}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn filters_allow_whole_level_wildcards_only() {
+        for ok in ["a", "$oc/devices/d/sys/commands/#", "+/b/+", "#", "a//b"] {
+            assert!(check_filter(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a#", "a/#/b", "a+/b", "a/b+", "a\0b"] {
+            assert!(check_filter(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn topics_refuse_wildcards() {
+        assert!(check_topic("$oc/devices/d/sys/properties/report").is_ok());
+        for bad in ["", "a/+", "a/#", "a\0"] {
+            assert!(check_topic(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn client_cert_debug_redacts_the_key_password() {
+        let cert = ClientCert {
+            cert_file: "c.pem".into(),
+            key_file: "k.pem".into(),
+            key_password: Some("hunter2".into()),
+        };
+        let shown = format!("{cert:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("redacted"),
+            "{shown}"
+        );
+    }
+}

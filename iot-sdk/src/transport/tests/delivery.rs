@@ -1,0 +1,163 @@
+//! The outbox: nothing lost across a broker restart, publishing while offline,
+//! overflow policies, flushing on close.
+
+use std::collections::HashSet;
+use std::pin::pin;
+use std::time::Duration;
+
+use futures::poll;
+
+use super::support::{Mosquitto, Subscriber, anonymous, config, free_port, within};
+use super::{next_message, until_gone};
+use crate::error::Error;
+use crate::transport::{Delivery, Inbound, OverflowPolicy, QoS, Transport};
+
+const MESSAGES: usize = 1_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_message_is_lost_when_the_broker_restarts_mid_stream() {
+    // Persistent sessions keep the subscriber's queue across the restart, so whatever
+    // the broker acknowledged reaches it; what it did not, the transport sends again.
+    let mut broker =
+        Mosquitto::start("allow_anonymous true\npersistence true\nmax_queued_messages 0").await;
+    let mut subscriber = Subscriber::connect(broker.port(), "load/#").await;
+    let (transport, mut inbound) = Transport::start(config(broker.port()), anonymous("loader"));
+    within(transport.connect()).await.expect("connects");
+
+    let publisher = tokio::spawn(publish_paced(transport.clone()));
+    let mut seen = Vec::new();
+    while distinct(&seen) < MESSAGES / 3 {
+        seen.push(subscriber.next().await);
+    }
+    broker.restart().await;
+    let deliveries = within(publisher).await.expect("publisher finished");
+    for delivery in deliveries {
+        within(delivery)
+            .await
+            .expect("every publish is acknowledged in the end");
+    }
+    while distinct(&seen) < MESSAGES {
+        seen.push(subscriber.next().await);
+    }
+
+    let expected: Vec<Vec<u8>> = (0..MESSAGES).map(|i| i.to_string().into_bytes()).collect();
+    assert_eq!(
+        first_appearances(&seen),
+        expected,
+        "all messages, in order of first appearance"
+    );
+    let events: Vec<Inbound> = std::iter::from_fn(|| inbound.try_recv().ok()).collect();
+    assert!(
+        matches!(
+            events[..],
+            [
+                Inbound::Connected {
+                    reconnect: false,
+                    ..
+                },
+                Inbound::Disconnected { .. },
+                Inbound::Connected {
+                    reconnect: true,
+                    lost_at: Some(_)
+                }
+            ]
+        ),
+        "{events:?}"
+    );
+    within(transport.close(Duration::from_secs(5)))
+        .await
+        .expect("closes");
+}
+
+/// Publishes `MESSAGES` QoS 1 messages over about half a second.
+async fn publish_paced(transport: Transport) -> Vec<Delivery> {
+    let mut deliveries = Vec::with_capacity(MESSAGES);
+    for i in 0..MESSAGES {
+        let delivery = transport.publish(
+            "load/stream".into(),
+            i.to_string().into_bytes(),
+            QoS::AtLeastOnce,
+        );
+        deliveries.push(delivery.await.expect("queued"));
+        if i % 10 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    deliveries
+}
+
+fn distinct(seen: &[Vec<u8>]) -> usize {
+    seen.iter().collect::<HashSet<_>>().len()
+}
+
+fn first_appearances(seen: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut known = HashSet::new();
+    seen.iter().filter(|p| known.insert(*p)).cloned().collect()
+}
+
+#[tokio::test]
+async fn publishes_made_offline_are_sent_after_subscribing_and_drop_oldest_evicts() {
+    let port = free_port();
+    let mut config = config(port);
+    config.outbox.capacity = 2;
+    config.outbox.overflow = OverflowPolicy::DropOldest;
+    config.subscriptions = vec!["queued/#".into()];
+    let (transport, mut inbound) = Transport::start(config, anonymous("offline"));
+    let mut deliveries = Vec::new();
+    for payload in ["a", "b", "c"] {
+        let queued = transport.publish("queued/t".into(), payload.into(), QoS::AtLeastOnce);
+        deliveries.push(within(queued).await.expect("queued"));
+    }
+    let [evicted, b, c]: [Delivery; 3] = deliveries.try_into().expect("three deliveries");
+    let evicted = within(evicted).await;
+    assert!(
+        matches!(evicted, Err(Error::OutboxFull { capacity: 2 })),
+        "{evicted:?}"
+    );
+
+    // The subscription is in place before the outbox resumes: its own messages come back.
+    let _broker = Mosquitto::start_on(port, "allow_anonymous true").await;
+    within(b).await.expect("b acknowledged");
+    within(c).await.expect("c acknowledged");
+    assert_eq!(next_message(&mut inbound).await.1, b"b");
+    assert_eq!(next_message(&mut inbound).await.1, b"c");
+    within(transport.close(Duration::from_secs(1)))
+        .await
+        .expect("closes");
+}
+
+#[tokio::test]
+async fn reject_refuses_and_wait_blocks_while_the_outbox_is_full() {
+    let port = free_port();
+    for policy in [OverflowPolicy::Reject, OverflowPolicy::Wait] {
+        let mut config = config(port);
+        config.outbox.capacity = 1;
+        config.outbox.overflow = policy;
+        let (transport, inbound) = Transport::start(config, anonymous("full"));
+        let first = within(transport.publish("t".into(), b"1".to_vec(), QoS::AtLeastOnce))
+            .await
+            .expect("queued");
+
+        let mut second = pin!(transport.publish("t".into(), b"2".to_vec(), QoS::AtLeastOnce));
+        match policy {
+            OverflowPolicy::Reject => {
+                let refused = second.await;
+                assert!(
+                    matches!(refused, Err(Error::OutboxFull { capacity: 1 })),
+                    "{refused:?}"
+                );
+            }
+            _ => {
+                // Nothing can drain the outbox without a broker: the publisher waits,
+                // and closing releases it.
+                assert!(poll!(second.as_mut()).is_pending());
+                let unflushed = within(transport.close(Duration::ZERO)).await;
+                assert!(matches!(unflushed, Err(Error::Timeout(_))), "{unflushed:?}");
+                assert!(matches!(second.await, Err(Error::Stopped)));
+            }
+        }
+        transport.close(Duration::ZERO).await.ok();
+        assert!(matches!(within(first).await, Err(Error::Stopped)));
+        until_gone(inbound).await;
+    }
+}

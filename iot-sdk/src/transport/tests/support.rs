@@ -1,0 +1,350 @@
+//! Test helpers: mosquitto as a child process, a broker that answers every CONNECT
+//! with one CONNACK code, generated certificates, and a paho subscriber.
+
+use std::fs;
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use paho_mqtt as paho;
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::protocol::auth::Credentials;
+use crate::transport::{CredentialsFn, OutboxConfig, ReconnectConfig, TransportConfig};
+
+/// Guards every wait of a test: a hang fails the test instead of blocking CI.
+pub(super) async fn within<F: Future>(future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(60), future)
+        .await
+        .expect("the test hung for 60 s")
+}
+
+/// A loopback port nobody listens on (at the time of the call).
+pub(super) fn free_port() -> u16 {
+    let listener = StdListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Plain-TCP settings for `127.0.0.1:port` that retry fast.
+pub(super) fn config(port: u16) -> TransportConfig {
+    TransportConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls: None,
+        keep_alive: Duration::from_secs(60),
+        connect_timeout: Duration::from_secs(5),
+        max_inflight: 100,
+        outbox: OutboxConfig::default(),
+        reconnect: ReconnectConfig {
+            min_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(200),
+            ..ReconnectConfig::default()
+        },
+        subscriptions: Vec::new(),
+    }
+}
+
+/// Credentials without a password (anonymous brokers, X.509).
+pub(super) fn anonymous(client_id: &str) -> CredentialsFn {
+    let client_id = client_id.to_owned();
+    Arc::new(move || Credentials {
+        client_id: client_id.clone(),
+        username: "device".into(),
+        password: None,
+    })
+}
+
+/// A mosquitto child process on a loopback port, killed on drop.
+pub(super) struct Mosquitto {
+    dir: TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Mosquitto {
+    /// Starts mosquitto on a free port; `listener` lines configure that listener.
+    pub(super) async fn start(listener: &str) -> Self {
+        Self::start_on(free_port(), listener).await
+    }
+
+    /// Starts mosquitto on `port`.
+    pub(super) async fn start_on(port: u16, listener: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config = format!(
+            "user root\nlog_dest file {log}\nlog_type all\npersistence_location {dir}/\n\
+             per_listener_settings true\nlistener {port} 127.0.0.1\n{listener}\n",
+            log = dir.path().join("mosquitto.log").display(),
+            dir = dir.path().display(),
+        );
+        fs::write(dir.path().join("mosquitto.conf"), config).expect("write mosquitto.conf");
+        let mut broker = Self {
+            dir,
+            port,
+            child: None,
+        };
+        broker.launch().await;
+        broker
+    }
+
+    /// The broker's port.
+    pub(super) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the broker the way a service manager does (SIGTERM: it saves its
+    /// persistent sessions) and starts it again on the same port.
+    pub(super) async fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id().expect("mosquitto is running").to_string();
+            let status = Command::new("kill").args(["-TERM", &pid]).status().await;
+            assert!(
+                status.expect("run kill").success(),
+                "kill -TERM {pid} failed"
+            );
+            child.wait().await.expect("wait for mosquitto");
+        }
+        self.launch().await;
+    }
+
+    /// The broker's log so far.
+    pub(super) fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+    }
+
+    async fn launch(&mut self) {
+        let child = Command::new(mosquitto_binary())
+            .arg("-c")
+            .arg(self.dir.path().join("mosquitto.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start mosquitto (install the mosquitto package)");
+        self.child = Some(child);
+        for _ in 0..500 {
+            if TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "mosquitto did not listen on port {}:\n{}",
+            self.port,
+            self.log()
+        );
+    }
+}
+
+fn mosquitto_binary() -> PathBuf {
+    let installed = Path::new("/usr/sbin/mosquitto");
+    if installed.exists() {
+        installed.into()
+    } else {
+        "mosquitto".into()
+    }
+}
+
+/// A mosquitto password file with one user, deleted on drop.
+pub(super) fn password_file(user: &str, password: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().expect("temporary file");
+    let status = std::process::Command::new("mosquitto_passwd")
+        .arg("-b")
+        .arg(file.path())
+        .args([user, password])
+        .status()
+        .expect("run mosquitto_passwd");
+    assert!(status.success(), "mosquitto_passwd failed");
+    file
+}
+
+/// A broker that reads each CONNECT, answers it with one CONNACK return code and
+/// closes the connection, counting the connections it accepted.
+///
+/// mosquitto 2.0 answers a wrong password with CONNACK 5, never 4; IoTDA answers 4.
+pub(super) struct ScriptedBroker {
+    port: u16,
+    connections: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl ScriptedBroker {
+    /// Listens on a free port and answers every CONNECT with `code`.
+    pub(super) async fn answering(code: u8) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&connections);
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                if read_packet(&mut stream).await == Some(0x10) {
+                    let _ = stream.write_all(&[0x20, 0x02, 0x00, code]).await;
+                }
+            }
+        });
+        Self {
+            port,
+            connections,
+            task,
+        }
+    }
+
+    /// The broker's port.
+    pub(super) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// TCP connections accepted so far.
+    pub(super) fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for ScriptedBroker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Reads one MQTT packet and returns its type byte.
+async fn read_packet(stream: &mut TcpStream) -> Option<u8> {
+    let kind = stream.read_u8().await.ok()?;
+    let (mut length, mut shift) = (0usize, 0);
+    loop {
+        let byte = stream.read_u8().await.ok()?;
+        length |= usize::from(byte & 0x7f) << shift;
+        shift += 7;
+        if byte & 0x80 == 0 || shift > 21 {
+            break;
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await.ok()?;
+    Some(kind)
+}
+
+/// Certificates and keys in a temporary directory.
+pub(super) struct Pki {
+    dir: TempDir,
+}
+
+impl Pki {
+    /// A CA, another CA, and server/client certificates signed by the first CA:
+    /// `server` for 127.0.0.1 and localhost, `wrong-host` for other.example, `client`.
+    pub(super) fn generate() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let pki = Self { dir };
+        let ca = pki.ca("ca");
+        pki.ca("other-ca");
+        pki.leaf("server", &["127.0.0.1", "localhost"], &ca);
+        pki.leaf("wrong-host", &["other.example"], &ca);
+        pki.leaf("client", &["device.example"], &ca);
+        pki
+    }
+
+    /// The path of `name` (e.g. `ca.pem`, `server.key`).
+    pub(super) fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// mosquitto listener lines serving `leaf` with clients verified against `ca.pem`.
+    pub(super) fn listener(&self, leaf: &str) -> String {
+        format!(
+            "allow_anonymous true\ncafile {}\ncertfile {}\nkeyfile {}\n",
+            self.path("ca.pem").display(),
+            self.path(&format!("{leaf}.pem")).display(),
+            self.path(&format!("{leaf}.key")).display(),
+        )
+    }
+
+    fn ca(&self, name: &str) -> Issuer<'static, KeyPair> {
+        let mut params = CertificateParams::new(Vec::new()).expect("CA parameters");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("{name} test root"));
+        let key = KeyPair::generate().expect("CA key");
+        let cert = params.self_signed(&key).expect("self-signed CA");
+        self.write(name, &cert.pem(), &key);
+        Issuer::new(params, key)
+    }
+
+    fn leaf(&self, name: &str, names: &[&str], ca: &Issuer<'static, KeyPair>) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names).expect("leaf parameters");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = KeyPair::generate().expect("leaf key");
+        let cert = params.signed_by(&key, ca).expect("signed leaf");
+        self.write(name, &cert.pem(), &key);
+    }
+
+    fn write(&self, name: &str, cert: &str, key: &KeyPair) {
+        fs::write(self.path(&format!("{name}.pem")), cert).expect("write certificate");
+        fs::write(self.path(&format!("{name}.key")), key.serialize_pem()).expect("write key");
+    }
+}
+
+/// A plain paho client with a persistent session (it survives broker restarts when
+/// mosquitto persists sessions) that collects the payloads on one filter.
+pub(super) struct Subscriber {
+    client: Option<paho::AsyncClient>,
+    payloads: mpsc::UnboundedReceiver<Vec<u8>>,
+}
+
+impl Subscriber {
+    /// Connects to `127.0.0.1:port` and subscribes `filter` at QoS 1.
+    pub(super) async fn connect(port: u16, filter: &str) -> Self {
+        let client = paho::CreateOptionsBuilder::new()
+            .server_uri(format!("tcp://127.0.0.1:{port}"))
+            .client_id("test-subscriber")
+            .persistence(paho::PersistenceType::None)
+            .create_client()
+            .expect("create the subscriber");
+        let (tx, payloads) = mpsc::unbounded_channel();
+        client.set_message_callback(move |_, message| {
+            if let Some(message) = message {
+                let _ = tx.send(message.payload().to_vec());
+            }
+        });
+        let options = paho::ConnectOptionsBuilder::new()
+            .clean_session(false)
+            .automatic_reconnect(Duration::from_secs(1), Duration::from_secs(1))
+            .finalize();
+        client.connect(options).await.expect("subscriber connects");
+        client
+            .subscribe(filter, 1)
+            .await
+            .expect("subscriber subscribes");
+        Self {
+            client: Some(client),
+            payloads,
+        }
+    }
+
+    /// The next payload received.
+    pub(super) async fn next(&mut self) -> Vec<u8> {
+        within(self.payloads.recv())
+            .await
+            .expect("subscriber stream open")
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        // Dropping a paho client blocks about a second: not on the runtime.
+        if let Some(client) = self.client.take() {
+            std::thread::spawn(move || drop(client));
+        }
+    }
+}
