@@ -1,22 +1,41 @@
 //! Answers platform commands (the seed's command_sample).
 //!
-//! `IOTDA_SERVER=… IOTDA_DEVICE_ID=… IOTDA_SECRET=… cargo run --example command_sample`
+//! `cargo run --example command_sample` plays it against a local platform;
+//! with `IOTDA_SERVER`, `IOTDA_DEVICE_ID` and `IOTDA_SECRET` set it waits for
+//! commands from the real one.
 
 use iot_sdk::CommandResponse;
-use iot_sdk_examples::device_from_env;
+use iot_sdk_examples::{ANSWER_TIMEOUT, session, step};
 use serde_json::json;
 
 #[tokio::main]
 async fn main() -> iot_sdk::Result<()> {
-    let device = device_from_env(|b| b);
-    device.on_command(|command| async move {
+    let session = session("demo_command", |b| b).await;
+    session.device.on_command(|command| async move {
         println!(
-            "command {}/{} with {}",
+            "device: command {}/{} with {}",
             command.service_id, command.command_name, command.paras
         );
         Ok(CommandResponse::success_with(json!({ "result": "done" })))
     });
-    device.connect().await?;
-    println!("connected as {}; waiting for commands (Ctrl-C to stop)", device.device_id());
-    device.run_until_shutdown().await
+    session
+        .run(|app, device| async move {
+            step("the platform sends a command; the device answers");
+            let paras = json!({ "duration": 20 });
+            let answer = app
+                .send_command(
+                    device.device_id(),
+                    "smokeDetector",
+                    "ringAlarm",
+                    paras,
+                    ANSWER_TIMEOUT,
+                )
+                .await?;
+            println!(
+                "platform: the device answered {}",
+                serde_json::to_string(&answer)?
+            );
+            Ok(())
+        })
+        .await
 }

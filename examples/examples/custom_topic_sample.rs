@@ -1,19 +1,35 @@
-//! Subscribes and publishes a product-defined custom topic (the seed's custom_topic_sample).
+//! Subscribes and publishes product-defined custom topics (the seed's custom_topic_sample).
 
-use iot_sdk_examples::device_from_env;
+use std::time::Duration;
+
+use iot_sdk_examples::{session, step};
 
 #[tokio::main]
 async fn main() -> iot_sdk::Result<()> {
-    let device = device_from_env(|b| b);
-    device.connect().await?;
-    let down = device.user_topic("downlink");
-    device
-        .subscribe(down.clone(), |message| async move {
-            println!("{}: {}", message.topic, String::from_utf8_lossy(&message.payload));
+    let session = session("demo_custom_topic", |b| b).await;
+    session
+        .run(|app, device| async move {
+            let down = device.user_topic("downlink");
+            step("the device subscribes a custom topic");
+            device
+                .subscribe(down.clone(), |message| async move {
+                    println!(
+                        "device: {} says {}",
+                        message.topic,
+                        String::from_utf8_lossy(&message.payload)
+                    );
+                    Ok(())
+                })
+                .await?;
+
+            step("the platform publishes raw bytes on it; the device publishes on another");
+            app.publish_raw(&down, "hello custom topic")?;
+            device
+                .publish(device.user_topic("uplink"), "hello from the device")
+                .await?
+                .await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
             Ok(())
         })
-        .await?;
-    device.publish(device.user_topic("uplink"), "hello custom topic").await?.await?;
-    println!("subscribed to {down}; waiting (Ctrl-C to stop)");
-    device.run_until_shutdown().await
+        .await
 }

@@ -1,22 +1,35 @@
 //! Sends a device message and prints the platform's messages (the seed's message_sample).
 
 use iot_sdk::DeviceMessage;
-use iot_sdk_examples::device_from_env;
+use iot_sdk_examples::{session, step};
 
 #[tokio::main]
 async fn main() -> iot_sdk::Result<()> {
-    let device = device_from_env(|b| b);
+    let session = session("demo_message", |b| b).await;
+    let device = &session.device;
     device.on_message(|message| async move {
-        println!("message from the platform: {}", message.content);
+        println!("device: message from the platform: {}", message.content);
         Ok(())
     });
     device.on_raw_message(|raw| async move {
-        println!("raw message down: {} bytes", raw.payload.len());
+        println!("device: raw message down, {} bytes", raw.payload.len());
         Ok(())
     });
-    device.connect().await?;
-    let hello = DeviceMessage::new("hello from iot-sdk");
-    device.report_message(&hello).await?.await?;
-    println!("message delivered; waiting for messages (Ctrl-C to stop)");
-    device.run_until_shutdown().await
+    session
+        .run(|app, device| async move {
+            step("the device sends a message up");
+            device
+                .report_message(&DeviceMessage::new("hello from iot-sdk"))
+                .await?
+                .await?;
+
+            step("the platform sends a message in the system format, then raw bytes");
+            let mut message = DeviceMessage::new("hello device");
+            message.name = Some("greeting".into());
+            app.send_message(device.device_id(), message)?;
+            app.send_message(device.device_id(), &b"\x01\x02 raw"[..])?;
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            Ok(())
+        })
+        .await
 }

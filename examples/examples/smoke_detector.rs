@@ -2,13 +2,15 @@
 //! properties every few seconds, lets the platform write `alarm`, and
 //! answers the `ringAlarm` command.
 //!
-//! `IOTDA_SERVER=… IOTDA_DEVICE_ID=… IOTDA_SECRET=… cargo run --example smoke_detector`
+//! `cargo run --example smoke_detector` plays a short session against a local
+//! platform; with `IOTDA_SERVER`, `IOTDA_DEVICE_ID` and `IOTDA_SECRET` set it
+//! connects to the real one and runs until Ctrl-C.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use iot_sdk::{CommandResponse, HandlerResult, ServiceProperties};
-use iot_sdk_examples::device_from_env;
+use iot_sdk::{CommandResponse, HandlerResult, IotDevice, ServiceProperties};
+use iot_sdk_examples::{ANSWER_TIMEOUT, session, step};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -30,8 +32,7 @@ impl SmokeDetector {
             "temperature": self.temperature,
             "humidity": self.humidity,
         });
-        let map: Map<String, Value> = values.as_object().cloned().unwrap_or_default();
-        ServiceProperties::new(SERVICE_ID, map)
+        ServiceProperties::new(SERVICE_ID, object(values))
     }
 
     /// `alarm` is the only writeable property; the model allows 0 and 1.
@@ -54,7 +55,8 @@ struct RingAlarm {
 
 #[tokio::main]
 async fn main() -> iot_sdk::Result<()> {
-    let device = device_from_env(|b| b);
+    let session = session("smokeDetector_demo", |b| b).await;
+    let device = &session.device;
     let detector = Arc::new(Mutex::new(SmokeDetector {
         alarm: 0,
         smoke_concentration: 12.5,
@@ -67,7 +69,7 @@ async fn main() -> iot_sdk::Result<()> {
             return Err(format!("command not found: {}", command.command_name).into());
         }
         let paras: RingAlarm = serde_json::from_value(command.paras)?;
-        println!("ringing the alarm for {} s", paras.duration);
+        println!("device: ringing the alarm for {} s", paras.duration);
         Ok(CommandResponse::success())
     });
     let state = detector.clone();
@@ -76,7 +78,11 @@ async fn main() -> iot_sdk::Result<()> {
         async move {
             let mut detector = state.lock().map_err(|_| "state poisoned")?;
             let mut updated = *detector;
-            for service in request.services.iter().filter(|s| s.service_id == SERVICE_ID) {
+            for service in request
+                .services
+                .iter()
+                .filter(|s| s.service_id == SERVICE_ID)
+            {
                 updated.write(&service.properties)?;
             }
             *detector = updated; // all or nothing
@@ -86,14 +92,68 @@ async fn main() -> iot_sdk::Result<()> {
     let state = detector.clone();
     device.on_properties_get(move |_| {
         let state = state.clone();
-        async move { Ok(vec![state.lock().map_err(|_| "state poisoned")?.properties()]) }
+        async move {
+            Ok(vec![
+                state.lock().map_err(|_| "state poisoned")?.properties(),
+            ])
+        }
     });
 
-    device.connect().await?;
-    println!("connected as {}", device.device_id());
-    let reporter = device.clone();
+    session
+        .run(|app, device| async move {
+            report_every(&device, detector, Duration::from_secs(5));
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let id = device.device_id();
+
+            step("the platform sends the ringAlarm command");
+            let paras = json!({ "duration": 20 });
+            let answer = app
+                .send_command(id, SERVICE_ID, "ringAlarm", paras, ANSWER_TIMEOUT)
+                .await?;
+            println!(
+                "platform: command answered {}",
+                serde_json::to_string(&answer)?
+            );
+
+            step("the platform writes alarm = 1, then the out-of-range alarm = 5");
+            for alarm in [1, 5] {
+                let write = ServiceProperties::new(SERVICE_ID, object(json!({ "alarm": alarm })));
+                let result = app.set_properties(id, vec![write], ANSWER_TIMEOUT).await?;
+                println!(
+                    "platform: write alarm = {alarm}: {}",
+                    serde_json::to_string(&result)?
+                );
+            }
+
+            step("the platform reads the properties");
+            let read = app
+                .get_properties(id, Some(SERVICE_ID), ANSWER_TIMEOUT)
+                .await?;
+            println!("platform: read {}", serde_json::to_string(&read)?);
+
+            step("the device reads its shadow");
+            let shadow = device.get_shadow(Some(SERVICE_ID)).await?;
+            for service in &shadow.shadow {
+                let reported = service
+                    .reported
+                    .as_ref()
+                    .map(|r| Value::Object(r.properties.clone()));
+                println!(
+                    "device: shadow of {} reports {}",
+                    service.service_id,
+                    reported.unwrap_or_default()
+                );
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// Reports the detector now and then every `period`, warming it up a little each time.
+fn report_every(device: &IotDevice, detector: Arc<Mutex<SmokeDetector>>, period: Duration) {
+    let device = device.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        let mut tick = tokio::time::interval(period);
         loop {
             tick.tick().await;
             let properties = match detector.lock() {
@@ -103,10 +163,13 @@ async fn main() -> iot_sdk::Result<()> {
                 }
                 Err(_) => return,
             };
-            if let Err(e) = reporter.report_properties(vec![properties]).await {
+            if let Err(e) = device.report_properties(vec![properties]).await {
                 eprintln!("report failed: {e}");
             }
         }
     });
-    device.run_until_shutdown().await
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
 }

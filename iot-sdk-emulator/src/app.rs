@@ -8,8 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::Utc;
 use iot_sdk::protocol::payload::{
-    Command, CommandResponse, DeviceMessage, EventEnvelope, PropertiesGetRequest,
-    PropertiesReport, PropertiesSetRequest, ResultResponse, ServiceProperties, ShadowData, decode,
+    Command, CommandResponse, DeviceMessage, EventEnvelope, PropertiesGetRequest, PropertiesReport,
+    PropertiesSetRequest, ResultResponse, ServiceProperties, ShadowData, decode,
 };
 use iot_sdk::protocol::topic::{Topic, TopicKind};
 use serde::Serialize;
@@ -95,13 +95,23 @@ impl App {
     }
 
     /// Waits until the device is online (at once if it is).
-    pub async fn wait_online(&self, device_id: &str, timeout: Duration) -> Result<(), EmulatorError> {
-        self.wait_state(device_id, true, timeout, "connection").await
+    pub async fn wait_online(
+        &self,
+        device_id: &str,
+        timeout: Duration,
+    ) -> Result<(), EmulatorError> {
+        self.wait_state(device_id, true, timeout, "connection")
+            .await
     }
 
     /// Waits until the device is offline (at once if it is).
-    pub async fn wait_offline(&self, device_id: &str, timeout: Duration) -> Result<(), EmulatorError> {
-        self.wait_state(device_id, false, timeout, "disconnection").await
+    pub async fn wait_offline(
+        &self,
+        device_id: &str,
+        timeout: Duration,
+    ) -> Result<(), EmulatorError> {
+        self.wait_state(device_id, false, timeout, "disconnection")
+            .await
     }
 
     async fn wait_state(
@@ -153,10 +163,13 @@ impl App {
             paras,
         };
         let kinds = |request_id: String| {
-            let response = TopicKind::CommandResponse { request_id: request_id.clone() };
+            let response = TopicKind::CommandResponse {
+                request_id: request_id.clone(),
+            };
             (TopicKind::Command { request_id }, response)
         };
-        self.request(device_id, "command", kinds, &command, timeout).await
+        self.request(device_id, "command", kinds, &command, timeout)
+            .await
     }
 
     /// Writes properties (§3.5) and waits for the device's result.
@@ -171,10 +184,13 @@ impl App {
             services,
         };
         let kinds = |request_id: String| {
-            let response = TopicKind::PropertiesSetResponse { request_id: request_id.clone() };
+            let response = TopicKind::PropertiesSetResponse {
+                request_id: request_id.clone(),
+            };
             (TopicKind::PropertiesSet { request_id }, response)
         };
-        self.request(device_id, "property set", kinds, &request, timeout).await
+        self.request(device_id, "property set", kinds, &request, timeout)
+            .await
     }
 
     /// Reads properties (§3.6) of one service, or of all with `None`.
@@ -189,10 +205,13 @@ impl App {
             service_id: service_id.map(str::to_owned),
         };
         let kinds = |request_id: String| {
-            let response = TopicKind::PropertiesGetResponse { request_id: request_id.clone() };
+            let response = TopicKind::PropertiesGetResponse {
+                request_id: request_id.clone(),
+            };
             (TopicKind::PropertiesGet { request_id }, response)
         };
-        self.request(device_id, "property get", kinds, &request, timeout).await
+        self.request(device_id, "property get", kinds, &request, timeout)
+            .await
     }
 
     /// Publishes a request with a fresh id and waits for the answer of the
@@ -210,7 +229,8 @@ impl App {
         let (request, response) = kinds(request_id.clone());
         let answer = self.platform.expect_reply(device_id, &request_id, response);
         let _forget = Forget(&self.platform, &request_id);
-        self.platform.send(&Topic::new(device_id, request), payload)?;
+        self.platform
+            .send(&Topic::new(device_id, request), payload)?;
         let payload = match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(payload)) => payload,
             Ok(Err(_)) => return Err(EmulatorError::DeviceOffline(device_id.to_owned())),
@@ -252,13 +272,20 @@ impl App {
         let topic = Topic::new(device_id, TopicKind::MessagesDown);
         match message.into() {
             MessageBody::System(message) => self.platform.send(&topic, &message)?,
-            MessageBody::Raw(bytes) => self.platform.publish(device_id, &topic.to_string(), bytes)?,
+            MessageBody::Raw(bytes) => {
+                self.platform
+                    .publish(device_id, &topic.to_string(), bytes)?
+            }
         }
         Ok(())
     }
 
     /// Sends an event envelope down (§3.9), e.g. an `$ota` upgrade.
-    pub fn send_event(&self, device_id: &str, envelope: EventEnvelope) -> Result<(), EmulatorError> {
+    pub fn send_event(
+        &self,
+        device_id: &str,
+        envelope: EventEnvelope,
+    ) -> Result<(), EmulatorError> {
         self.ensure_online(device_id)?;
         let topic = Topic::new(device_id, TopicKind::EventsDown);
         Ok(self.platform.send(&topic, &envelope)?)
@@ -267,7 +294,9 @@ impl App {
     /// Publishes any bytes on any topic, as the platform: for tests that need
     /// malformed payloads or odd topics. Recorded in the trace as a downlink.
     pub fn publish_raw(&self, topic: &str, payload: impl Into<Bytes>) -> Result<(), EmulatorError> {
-        let device_id = Topic::parse(topic).map(|topic| topic.device_id).unwrap_or_default();
+        let device_id = Topic::parse(topic)
+            .map(|topic| topic.device_id)
+            .unwrap_or_default();
         Ok(self.platform.publish(&device_id, topic, payload.into())?)
     }
 
@@ -339,12 +368,17 @@ impl App {
     /// The bytes stored under an object name (uploaded, or added with
     /// [`App::add_file`]), if any.
     pub fn uploaded(&self, object_name: &str) -> Option<Vec<u8>> {
-        self.platform.files.object(object_name).map(|bytes| bytes.to_vec())
+        self.platform
+            .files
+            .object(object_name)
+            .map(|bytes| bytes.to_vec())
     }
 
     /// Stores an object and returns a pre-signed URL to GET it (also good for PUT).
     pub fn add_file(&self, object_name: &str, bytes: impl Into<Bytes>) -> String {
-        self.platform.files.object_url(object_name, Some(bytes.into()))
+        self.platform
+            .files
+            .object_url(object_name, Some(bytes.into()))
     }
 }
 

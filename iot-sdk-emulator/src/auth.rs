@@ -45,8 +45,8 @@ pub(crate) fn authenticate(
 ) -> Result<String, Refusal> {
     use ConnectReturnCode::{BadUserNameOrPassword as Bad, IdentifierRejected as BadId};
 
-    let client_id =
-        ClientId::parse(&connect.client_id).map_err(|error| Refusal::new(BadId, error.to_string()))?;
+    let client_id = ClientId::parse(&connect.client_id)
+        .map_err(|error| Refusal::new(BadId, error.to_string()))?;
     if !KEEP_ALIVE_RANGE.contains(&connect.keep_alive) {
         let reason = format!("keep-alive {} s is outside 30..=1200", connect.keep_alive);
         return Err(Refusal::new(BadId, reason));
@@ -77,7 +77,12 @@ fn check_credential(
     connect: &ConnectInfo,
     timestamp: &Timestamp,
 ) -> Result<(), Refusal> {
-    let bad = |reason: &str| Err(Refusal::new(ConnectReturnCode::BadUserNameOrPassword, reason));
+    let bad = |reason: &str| {
+        Err(Refusal::new(
+            ConnectReturnCode::BadUserNameOrPassword,
+            reason,
+        ))
+    };
     match credential {
         Credential::Secret(secret) => {
             let expected = password(secret, timestamp);
@@ -135,10 +140,18 @@ mod tests {
     fn the_timestamp_window_is_one_hour_either_side_with_flag_1() {
         let check_at = |hours: i64, signature| {
             let then = now() + TimeDelta::hours(hours);
-            check(&Credentials::secret("prod1_node1", "12345678", signature, then))
+            check(&Credentials::secret(
+                "prod1_node1",
+                "12345678",
+                signature,
+                then,
+            ))
         };
         for hours in [-1, 0, 1] {
-            assert_eq!(check_at(hours, SignatureType::TimestampCheck), Ok("prod1_node1".into()));
+            assert_eq!(
+                check_at(hours, SignatureType::TimestampCheck),
+                Ok("prod1_node1".into())
+            );
         }
         for hours in [-2, 2, -300] {
             assert_eq!(
@@ -151,8 +164,15 @@ mod tests {
 
     #[test]
     fn keep_alive_outside_the_range_is_code_2() {
-        let credentials = Credentials::secret("prod1_node1", "12345678", SignatureType::default(), now());
-        for (keep_alive, ok) in [(29, false), (30, true), (1200, true), (1201, false), (0, false)] {
+        let credentials =
+            Credentials::secret("prod1_node1", "12345678", SignatureType::default(), now());
+        for (keep_alive, ok) in [
+            (29, false),
+            (30, true),
+            (1200, true),
+            (1201, false),
+            (0, false),
+        ] {
             let mut info = connect(&credentials);
             info.keep_alive = keep_alive;
             let result = authenticate(&info, &registry(), now()).map_err(|r| r.code);
@@ -165,7 +185,8 @@ mod tests {
 
     #[test]
     fn a_user_name_other_than_the_device_id_is_refused() {
-        let credentials = Credentials::secret("prod1_node1", "12345678", SignatureType::default(), now());
+        let credentials =
+            Credentials::secret("prod1_node1", "12345678", SignatureType::default(), now());
         let mut info = connect(&credentials);
         info.username = Some("someone_else".into());
         let refusal = authenticate(&info, &registry(), now()).unwrap_err();

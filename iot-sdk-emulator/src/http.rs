@@ -50,6 +50,7 @@ pub const PACKAGE_EXPIRES: u64 = 86_400;
 /// Largest object a PUT may store.
 pub const MAX_UPLOAD: usize = 64 * 1024 * 1024;
 /// Time allowed for the TLS handshake.
+#[cfg(feature = "tls")]
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time an open connection gets to finish its request at shutdown.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -160,11 +161,16 @@ impl FileStore {
             object.bytes = bytes;
         }
         let path = encode_segment(name);
-        format!("{}/obs/{path}?signature={}", self.base_url, object.signature)
+        format!(
+            "{}/obs/{path}?signature={}",
+            self.base_url, object.signature
+        )
     }
 
     pub(crate) fn object(&self, name: &str) -> Option<Bytes> {
-        lock(&self.objects).get(name).and_then(|object| object.bytes.clone())
+        lock(&self.objects)
+            .get(name)
+            .and_then(|object| object.bytes.clone())
     }
 }
 
@@ -176,12 +182,22 @@ pub(crate) struct HttpServer {
 
 impl HttpServer {
     /// Serves `listener` in the background (over TLS with an acceptor).
-    pub(crate) fn start(listener: TcpListener, store: Arc<FileStore>, tls: Option<Acceptor>) -> Self {
+    pub(crate) fn start(
+        listener: TcpListener,
+        store: Arc<FileStore>,
+        tls: Option<Acceptor>,
+    ) -> Self {
         let server = HttpServer {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         };
-        let accepting = accept_loop(listener, store, tls, server.shutdown.clone(), server.tasks.clone());
+        let accepting = accept_loop(
+            listener,
+            store,
+            tls,
+            server.shutdown.clone(),
+            server.tasks.clone(),
+        );
         server.tasks.spawn(accepting);
         server
     }
@@ -225,7 +241,12 @@ async fn accept_loop(
     }
 }
 
-async fn serve_tcp(tcp: TcpStream, store: Arc<FileStore>, tls: Option<Acceptor>, shutdown: CancellationToken) {
+async fn serve_tcp(
+    tcp: TcpStream,
+    store: Arc<FileStore>,
+    tls: Option<Acceptor>,
+    shutdown: CancellationToken,
+) {
     let Some(acceptor) = tls else {
         return serve_connection(tcp, store, shutdown).await;
     };
@@ -244,7 +265,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| handle(store.clone(), request));
-    let mut connection = pin!(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+    let mut connection =
+        pin!(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
     tokio::select! {
         served = connection.as_mut() => {
             if let Err(error) = served {
@@ -260,7 +282,10 @@ where
 
 type HttpResponse = Response<Full<Bytes>>;
 
-async fn handle(store: Arc<FileStore>, request: Request<Incoming>) -> Result<HttpResponse, Infallible> {
+async fn handle(
+    store: Arc<FileStore>,
+    request: Request<Incoming>,
+) -> Result<HttpResponse, Infallible> {
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
     let route = |prefix: &str| path.strip_prefix(prefix).and_then(decode_segment);
@@ -268,12 +293,22 @@ async fn handle(store: Arc<FileStore>, request: Request<Incoming>) -> Result<Htt
         get_package(&store, &request, &name, |package| {
             bearer(&request) == Some(package.access_token.as_str())
         })
+        .unwrap_or_else(|| {
+            let mut response = text(StatusCode::UNAUTHORIZED, "missing or wrong access token");
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        })
     } else if let Some(name) = route("/ota/v2/") {
         get_package(&store, &request, &name, |package| {
             query_param(&query, "token") == Some(package.v2_token.as_str())
         })
+        .unwrap_or_else(|| text(StatusCode::FORBIDDEN, "SignatureDoesNotMatch"))
     } else if let Some(name) = route("/obs/") {
-        let signature = query_param(&query, "signature").unwrap_or_default().to_owned();
+        let signature = query_param(&query, "signature")
+            .unwrap_or_default()
+            .to_owned();
         object(&store, request, &name, &signature).await
     } else {
         text(StatusCode::NOT_FOUND, "no such resource")
@@ -281,35 +316,40 @@ async fn handle(store: Arc<FileStore>, request: Request<Incoming>) -> Result<Htt
     Ok(response)
 }
 
+/// Serves a package; `None` when `authorized` says no.
 fn get_package(
     store: &FileStore,
     request: &Request<Incoming>,
     name: &str,
     authorized: impl FnOnce(&Package) -> bool,
-) -> HttpResponse {
+) -> Option<HttpResponse> {
     if request.method() != Method::GET {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "GET only");
+        return Some(text(StatusCode::METHOD_NOT_ALLOWED, "GET only"));
     }
-    let (bytes, allowed) = match lock(&store.packages).get(name) {
-        Some(package) => (package.bytes.clone(), authorized(package)),
-        None => return text(StatusCode::NOT_FOUND, "no such package"),
+    let bytes = match lock(&store.packages).get(name) {
+        Some(package) if authorized(package) => package.bytes.clone(),
+        Some(_) => return None,
+        None => return Some(text(StatusCode::NOT_FOUND, "no such package")),
     };
-    if !allowed {
-        let mut response = text(StatusCode::UNAUTHORIZED, "missing or wrong access token");
+    let mut response = ranged(&bytes, request.headers().get(header::RANGE));
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        name.replace(['"', '\\'], "_")
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
         response
             .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
+            .insert(header::CONTENT_DISPOSITION, value);
     }
-    let mut response = ranged(&bytes, request.headers().get(header::RANGE));
-    let disposition = format!("attachment; filename=\"{}\"", name.replace(['"', '\\'], "_"));
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
-    }
-    response
+    Some(response)
 }
 
-async fn object(store: &FileStore, request: Request<Incoming>, name: &str, signature: &str) -> HttpResponse {
+async fn object(
+    store: &FileStore,
+    request: Request<Incoming>,
+    name: &str,
+    signature: &str,
+) -> HttpResponse {
     let signed = lock(&store.objects)
         .get(name)
         .is_some_and(|object| object.signature == signature);
@@ -329,9 +369,15 @@ async fn object(store: &FileStore, request: Request<Incoming>, name: &str, signa
 async fn put_object(store: &FileStore, request: Request<Incoming>, name: &str) -> HttpResponse {
     let content_type = request.headers().get(header::CONTENT_TYPE);
     if content_type.is_some_and(|value| value != "text/plain") {
-        return text(StatusCode::FORBIDDEN, "SignatureDoesNotMatch: Content-Type must be text/plain");
+        return text(
+            StatusCode::FORBIDDEN,
+            "SignatureDoesNotMatch: Content-Type must be text/plain",
+        );
     }
-    match Limited::new(request.into_body(), MAX_UPLOAD).collect().await {
+    match Limited::new(request.into_body(), MAX_UPLOAD)
+        .collect()
+        .await
+    {
         Ok(body) => {
             let bytes = body.to_bytes();
             if let Some(object) = lock(&store.objects).get_mut(name) {
@@ -339,7 +385,9 @@ async fn put_object(store: &FileStore, request: Request<Incoming>, name: &str) -
             }
             text(StatusCode::OK, "")
         }
-        Err(error) if error.is::<LengthLimitError>() => text(StatusCode::PAYLOAD_TOO_LARGE, "object too large"),
+        Err(error) if error.is::<LengthLimitError>() => {
+            text(StatusCode::PAYLOAD_TOO_LARGE, "object too large")
+        }
         Err(error) => text(StatusCode::BAD_REQUEST, &error.to_string()),
     }
 }
@@ -354,12 +402,20 @@ fn ranged(bytes: &Bytes, range: Option<&HeaderValue>) -> HttpResponse {
             // first <= last < len, so both fit in usize (they index `bytes`).
             let part = bytes.slice(first as usize..=last as usize);
             let mut response = with_body(StatusCode::PARTIAL_CONTENT, part);
-            insert(&mut response, header::CONTENT_RANGE, format!("bytes {first}-{last}/{len}"));
+            insert(
+                &mut response,
+                header::CONTENT_RANGE,
+                format!("bytes {first}-{last}/{len}"),
+            );
             response
         }
         ByteRange::Unsatisfiable => {
             let mut response = with_body(StatusCode::RANGE_NOT_SATISFIABLE, Bytes::new());
-            insert(&mut response, header::CONTENT_RANGE, format!("bytes */{len}"));
+            insert(
+                &mut response,
+                header::CONTENT_RANGE,
+                format!("bytes */{len}"),
+            );
             response
         }
     };
@@ -382,7 +438,11 @@ enum ByteRange {
 
 impl ByteRange {
     fn parse(spec: &str, len: u64) -> ByteRange {
-        let Some((first, last)) = spec.trim().strip_prefix("bytes=").and_then(|s| s.split_once('-')) else {
+        let Some((first, last)) = spec
+            .trim()
+            .strip_prefix("bytes=")
+            .and_then(|s| s.split_once('-'))
+        else {
             return ByteRange::Whole;
         };
         let number = |text: &str| text.trim().parse::<u64>().ok();
@@ -395,7 +455,10 @@ impl ByteRange {
             },
             (_, Some(first), _) if first >= len => ByteRange::Unsatisfiable,
             // `bytes=N-`: from N to the end.
-            (_, Some(first), None) if last.trim().is_empty() => ByteRange::Part { first, last: len - 1 },
+            (_, Some(first), None) if last.trim().is_empty() => ByteRange::Part {
+                first,
+                last: len - 1,
+            },
             (_, Some(first), Some(last)) if first <= last => ByteRange::Part {
                 first,
                 last: last.min(len - 1),
@@ -491,7 +554,13 @@ mod tests {
         assert_eq!(parse("bytes=-30"), part(0, 9));
         assert_eq!(parse("bytes=10-"), ByteRange::Unsatisfiable);
         assert_eq!(parse("bytes=-0"), ByteRange::Unsatisfiable);
-        for ignored in ["bytes=5-2", "bytes=1-2,4-5", "items=1-2", "bytes=x-", "bytes=-"] {
+        for ignored in [
+            "bytes=5-2",
+            "bytes=1-2,4-5",
+            "items=1-2",
+            "bytes=x-",
+            "bytes=-",
+        ] {
             assert_eq!(parse(ignored), ByteRange::Whole, "{ignored}");
         }
         assert_eq!(ByteRange::parse("bytes=0-", 0), ByteRange::Unsatisfiable);

@@ -256,7 +256,9 @@ impl TlsFiles {
         let (ca_file, dir) = match ca_file {
             Some(path) => (path, None),
             None => {
-                let dir = tempfile::Builder::new().prefix("iotda-emulator-").tempdir()?;
+                let dir = tempfile::Builder::new()
+                    .prefix("iotda-emulator-")
+                    .tempdir()?;
                 (dir.path().join("ca.pem"), Some(dir))
             }
         };

@@ -9,21 +9,21 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chrono::Utc;
+use iot_sdk::protocol::Event;
 use iot_sdk::protocol::payload::{
-    EventEnvelope, GatewayPropertiesReport, PropertiesReport, PropertiesSetRequest,
-    ResultResponse, ServiceProperties, ShadowGetRequest, ShadowGetResponse, decode,
+    EventEnvelope, GatewayPropertiesReport, PropertiesReport, PropertiesSetRequest, ResultResponse,
+    ServiceProperties, ShadowGetRequest, ShadowGetResponse, decode,
 };
 use iot_sdk::protocol::services::time_sync::{self, TimeSyncRequest, TimeSyncResponse};
 use iot_sdk::protocol::time::epoch_millis;
 use iot_sdk::protocol::topic::{Topic, TopicKind, system_filters};
-use iot_sdk::protocol::Event;
 use serde::Serialize;
 use tokio::sync::{broadcast, oneshot};
 
 use crate::auth;
 use crate::broker::{
-    Accepted, BrokerHandle, BrokerHooks, ConnectInfo, ConnectReturnCode, DisconnectReason,
-    Message, QoS,
+    Accepted, BrokerHandle, BrokerHooks, ConnectInfo, ConnectReturnCode, DisconnectReason, Message,
+    PublishVerdict, QoS,
 };
 use crate::http::FileStore;
 use crate::lock;
@@ -94,7 +94,7 @@ impl fmt::Display for DeviceEvent {
         match self {
             DeviceEvent::Connected { device_id } => write!(f, "● {device_id} online"),
             DeviceEvent::Disconnected { device_id, reason } => {
-                write!(f, "○ {device_id} offline ({reason:?})")
+                write!(f, "○ {device_id} offline ({reason})")
             }
             DeviceEvent::Refused {
                 client_id,
@@ -105,7 +105,10 @@ impl fmt::Display for DeviceEvent {
                 "✗ refused client id {client_id:?}: {reason} (CONNACK {})",
                 code.code()
             ),
-            DeviceEvent::Reported { device_id, services } => {
+            DeviceEvent::Reported {
+                device_id,
+                services,
+            } => {
                 let ids: Vec<&str> = services.iter().map(|s| s.service_id.as_str()).collect();
                 write!(f, "{device_id} reported {}", ids.join(", "))
             }
@@ -114,7 +117,11 @@ impl fmt::Display for DeviceEvent {
             }
             DeviceEvent::Event {
                 device_id, event, ..
-            } => write!(f, "{device_id} event {} {}", event.service_id, event.event_type),
+            } => write!(
+                f,
+                "{device_id} event {} {}",
+                event.service_id, event.event_type
+            ),
         }
     }
 }
@@ -255,7 +262,12 @@ impl Platform {
             services,
         };
         lock(&self.pending).insert(request_id.clone(), pending);
-        let topic = Topic::new(device_id, TopicKind::PropertiesSet { request_id: request_id.clone() });
+        let topic = Topic::new(
+            device_id,
+            TopicKind::PropertiesSet {
+                request_id: request_id.clone(),
+            },
+        );
         if let Err(error) = self.send(&topic, &request) {
             tracing::warn!(device_id, %error, "could not write desired properties");
             self.forget(&request_id);
@@ -272,11 +284,13 @@ impl Platform {
             TopicKind::PropertiesReport => decode(payload).map(|report: PropertiesReport| {
                 self.reported(device_id, report.services);
             }),
-            TopicKind::GatewayPropertiesReport => decode(payload).map(|batch: GatewayPropertiesReport| {
-                for child in batch.devices {
-                    self.reported(&child.device_id, child.services);
-                }
-            }),
+            TopicKind::GatewayPropertiesReport => {
+                decode(payload).map(|batch: GatewayPropertiesReport| {
+                    for child in batch.devices {
+                        self.reported(&child.device_id, child.services);
+                    }
+                })
+            }
             TopicKind::MessagesUp => {
                 self.emit(DeviceEvent::Message {
                     device_id: device_id.to_owned(),
@@ -284,8 +298,17 @@ impl Platform {
                 });
                 Ok(())
             }
-            TopicKind::ShadowGet { .. } => decode(payload).map(|request| self.answer_shadow(&topic, request)),
-            TopicKind::EventsUp => decode(payload).map(|envelope| self.on_events(device_id, envelope)),
+            // An empty body asks for every service, like `{}`.
+            TopicKind::ShadowGet { .. } if payload.is_empty() => {
+                self.answer_shadow(&topic, ShadowGetRequest::default());
+                Ok(())
+            }
+            TopicKind::ShadowGet { .. } => {
+                decode(payload).map(|request| self.answer_shadow(&topic, request))
+            }
+            TopicKind::EventsUp => {
+                decode(payload).map(|envelope| self.on_events(device_id, envelope))
+            }
             TopicKind::PropertiesSetResponse { .. }
             | TopicKind::PropertiesGetResponse { .. }
             | TopicKind::CommandResponse { .. } => {
@@ -309,7 +332,9 @@ impl Platform {
 
     /// Answers a shadow get (§3.7); `object_device_id` asks for a child's.
     fn answer_shadow(&self, topic: &Topic, request: ShadowGetRequest) {
-        let object = request.object_device_id.unwrap_or_else(|| topic.device_id.clone());
+        let object = request
+            .object_device_id
+            .unwrap_or_else(|| topic.device_id.clone());
         let shadow = lock(&self.shadows).get(&object, request.service_id.as_deref());
         let response = ShadowGetResponse {
             object_device_id: Some(object),
@@ -374,7 +399,9 @@ impl Platform {
             Some(Pending::Reply { reply, .. }) => {
                 let _ = reply.send(payload.clone());
             }
-            Some(Pending::Desired { services, .. }) => self.desired_written(device_id, services, payload),
+            Some(Pending::Desired { services, .. }) => {
+                self.desired_written(device_id, services, payload)
+            }
             None => tracing::debug!(device_id, request_id, "response to no pending request"),
         }
     }
@@ -385,7 +412,11 @@ impl Platform {
                 lock(&self.shadows).report(device_id, &services, Utc::now());
             }
             Ok(result) => {
-                tracing::info!(device_id, code = result.result_code, "device refused desired properties");
+                tracing::info!(
+                    device_id,
+                    code = result.result_code,
+                    "device refused desired properties"
+                );
             }
             Err(error) => tracing::warn!(device_id, %error, "malformed property set response"),
         }
@@ -442,7 +473,9 @@ impl BrokerHooks for Platform {
         self.push_desired(device_id);
     }
 
-    fn authorize_publish(&self, client: &ConnectInfo, message: &Message) -> bool {
+    /// Uplinks go to the platform only; a device may publish only under its
+    /// own `$oc/devices/{device_id}/` and not on downlink topics.
+    fn check_publish(&self, client: &ConnectInfo, message: &Message) -> PublishVerdict {
         let device_id = device_of(client);
         let own = message
             .topic
@@ -450,16 +483,22 @@ impl BrokerHooks for Platform {
             .and_then(|rest| rest.strip_prefix(device_id))
             .is_some_and(|rest| rest.starts_with('/'));
         let downlink = Topic::parse(&message.topic).is_some_and(|topic| topic.is_downlink());
-        if !own || downlink {
+        if own && !downlink {
+            PublishVerdict::Consume
+        } else {
             tracing::warn!(device_id, topic = %message.topic, "publish outside the device's own uplink topics dropped");
+            PublishVerdict::Drop
         }
-        own && !downlink
     }
 
     fn on_publish(&self, client: &ConnectInfo, message: &Message) {
         let device_id = device_of(client);
-        self.trace
-            .record(device_id, Direction::Up, &message.topic, message.payload.clone());
+        self.trace.record(
+            device_id,
+            Direction::Up,
+            &message.topic,
+            message.payload.clone(),
+        );
         self.on_uplink(device_id, message);
     }
 
@@ -507,5 +546,4 @@ mod tests {
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
         assert_ne!(new_request_id(), id);
     }
-
 }

@@ -71,7 +71,10 @@ impl DeviceRegistration {
     /// A device authenticating with the certificate of this SHA-256
     /// fingerprint: 64 hex digits, colons allowed (as printed by
     /// `openssl x509 -noout -fingerprint -sha256`). `None` if it is not one.
-    pub fn certificate_fingerprint(device_id: impl Into<String>, fingerprint: &str) -> Option<Self> {
+    pub fn certificate_fingerprint(
+        device_id: impl Into<String>,
+        fingerprint: &str,
+    ) -> Option<Self> {
         let digits: Vec<u8> = fingerprint.bytes().filter(|&b| b != b':').collect();
         if digits.len() != 64 {
             return None;
@@ -153,7 +156,9 @@ impl Registry {
 
     /// Follows the device's online state; `None` for an unknown device.
     pub(crate) fn watch(&self, device_id: &str) -> Option<watch::Receiver<bool>> {
-        self.devices.get(device_id).map(|entry| entry.online.subscribe())
+        self.devices
+            .get(device_id)
+            .map(|entry| entry.online.subscribe())
     }
 
     /// The device's connection from `peer` is now its current one.
@@ -211,7 +216,10 @@ mod tests {
                 Some(expected.clone())
             );
         }
-        assert_eq!(DeviceRegistration::certificate_fingerprint("d", "abc"), None);
+        assert_eq!(
+            DeviceRegistration::certificate_fingerprint("d", "abc"),
+            None
+        );
         let bad = "zz".repeat(32);
         assert_eq!(DeviceRegistration::certificate_fingerprint("d", &bad), None);
     }
@@ -226,7 +234,10 @@ mod tests {
     fn a_replaced_connection_does_not_take_the_device_offline() {
         let mut registry = Registry::default();
         registry.register(DeviceRegistration::secret("d1", "s"));
-        let (old, new) = ("127.0.0.1:1000".parse().unwrap(), "127.0.0.1:1001".parse().unwrap());
+        let (old, new) = (
+            "127.0.0.1:1000".parse().unwrap(),
+            "127.0.0.1:1001".parse().unwrap(),
+        );
         registry.connected("d1", old);
         registry.connected("d1", new);
         assert!(!registry.disconnected("d1", old));

@@ -55,7 +55,12 @@ impl Shadows {
     }
 
     /// Merges reported values; a service without `event_time` gets `now` (§3).
-    pub(crate) fn report(&mut self, device_id: &str, services: &[ServiceProperties], now: DateTime<Utc>) {
+    pub(crate) fn report(
+        &mut self,
+        device_id: &str,
+        services: &[ServiceProperties],
+        now: DateTime<Utc>,
+    ) {
         for service in services {
             let at = service.event_time.unwrap_or(EventTime(now));
             let shadow = self.service(device_id, &service.service_id);
@@ -160,12 +165,23 @@ mod tests {
         let mut shadows = Shadows::default();
         shadows.set_desired("d", "s", &props(json!({"a": 1, "b": 2, "c": 3})), now());
         shadows.set_desired("d", "t", &props(json!({"x": true})), now());
-        shadows.report("d", &[ServiceProperties::new("s", props(json!({"a": 1, "b": 5})))], now());
-        shadows.report("d", &[ServiceProperties::new("t", props(json!({"x": true})))], now());
+        shadows.report(
+            "d",
+            &[ServiceProperties::new("s", props(json!({"a": 1, "b": 5})))],
+            now(),
+        );
+        shadows.report(
+            "d",
+            &[ServiceProperties::new("t", props(json!({"x": true})))],
+            now(),
+        );
 
         let unmet = shadows.unmet_desired("d");
         assert_eq!(unmet.len(), 1);
         assert_eq!(unmet[0].service_id, "s");
-        assert_eq!(Value::Object(unmet[0].properties.clone()), json!({"b": 2, "c": 3}));
+        assert_eq!(
+            Value::Object(unmet[0].properties.clone()),
+            json!({"b": 2, "c": 3})
+        );
     }
 }

@@ -75,12 +75,20 @@ impl fmt::Display for TraceEntry {
             Direction::Up => "device →",
             Direction::Down => "platform →",
         };
-        let device = if self.device_id.is_empty() { "*" } else { &self.device_id };
+        let device = if self.device_id.is_empty() {
+            "*"
+        } else {
+            &self.device_id
+        };
         let what = match self.kind() {
             Some(kind) => label(&kind),
             None => self.topic.clone(),
         };
-        write!(f, "{time} {who:<10} {device} {what} {}", shown_payload(&self.payload))
+        write!(
+            f,
+            "{time} {who:<10} {device} {what} {}",
+            shown_payload(&self.payload)
+        )
     }
 }
 
@@ -155,7 +163,13 @@ impl Default for Trace {
 }
 
 impl Trace {
-    pub(crate) fn record(&self, device_id: &str, direction: Direction, topic: &str, payload: Bytes) {
+    pub(crate) fn record(
+        &self,
+        device_id: &str,
+        direction: Direction,
+        topic: &str,
+        payload: Bytes,
+    ) {
         let entry = TraceEntry {
             time: Utc::now(),
             device_id: device_id.to_owned(),
@@ -213,7 +227,11 @@ mod tests {
             b"{}",
             Direction::Down,
         );
-        assert!(down.to_string().ends_with("platform → d1 command #01234567 {}"), "{down}");
+        assert!(
+            down.to_string()
+                .ends_with("platform → d1 command #01234567 {}"),
+            "{down}"
+        );
     }
 
     #[test]
@@ -226,7 +244,10 @@ mod tests {
     #[test]
     fn odd_payloads_stay_on_one_short_line() {
         let text = entry("custom/topic", b"two\nlines", Direction::Up);
-        assert!(text.to_string().ends_with(r#"custom/topic "two\nlines""#), "{text}");
+        assert!(
+            text.to_string().ends_with(r#"custom/topic "two\nlines""#),
+            "{text}"
+        );
         let binary = entry("custom/topic", &[0xff, 0xfe, 0], Direction::Up);
         assert!(binary.to_string().ends_with("<3 bytes>"), "{binary}");
         let long = entry("custom/topic", "é".repeat(1000).as_bytes(), Direction::Up);
@@ -245,7 +266,10 @@ mod tests {
         assert_eq!(entries.len(), TRACE_CAPACITY);
         assert_eq!(entries[0].topic, "t/5");
         assert!(
-            matches!(live.try_recv(), Err(broadcast::error::TryRecvError::Lagged(_))),
+            matches!(
+                live.try_recv(),
+                Err(broadcast::error::TryRecvError::Lagged(_))
+            ),
             "a slow live subscriber lags"
         );
     }

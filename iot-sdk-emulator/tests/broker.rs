@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use iot_sdk_emulator::broker::{
     Accepted, Broker, BrokerConfig, BrokerHandle, BrokerHooks, ConnectInfo, ConnectReturnCode,
-    DisconnectReason, Message, QoS,
+    DisconnectReason, Message, PublishVerdict, QoS,
 };
 use paho_mqtt as paho;
 use rumqttc::mqttbytes::v4::{Connect, Packet, Subscribe};
@@ -640,4 +640,57 @@ async fn shutdown_closes_every_client() {
         Some(Event::Disconnected("c1".into(), DisconnectReason::Shutdown))
     );
     assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
+}
+
+/// Hooks like a platform's: each client starts subscribed to `inbox/{client
+/// id}`, and the first topic level decides a publish's fate.
+struct Owner {
+    seen: mpsc::UnboundedSender<String>,
+}
+
+impl BrokerHooks for Owner {
+    fn authenticate(&self, connect: &ConnectInfo) -> Result<Accepted, ConnectReturnCode> {
+        let inbox = format!("inbox/{}", connect.client_id);
+        Ok(
+            Accepted::default()
+                .with_subscriptions([inbox, "bad/#/filter".into()], QoS::AtLeastOnce),
+        )
+    }
+
+    fn check_publish(&self, _client: &ConnectInfo, message: &Message) -> PublishVerdict {
+        match message.topic.split('/').next() {
+            Some("route") => PublishVerdict::Route,
+            Some("consume") => PublishVerdict::Consume,
+            _ => PublishVerdict::Drop,
+        }
+    }
+
+    fn on_publish(&self, _client: &ConnectInfo, message: &Message) {
+        let _ = self.seen.send(message.topic.clone());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_subscribe_clients_and_judge_their_publishes() {
+    let (seen, mut published) = mpsc::unbounded_channel();
+    let broker = Broker::start(BrokerConfig::default(), Arc::new(Owner { seen }))
+        .await
+        .unwrap();
+    let client = Client::connect(&format!("tcp://{}", broker.local_addr()), "c1").await;
+
+    // Subscribed without a SUBSCRIBE (the invalid filter was skipped).
+    let queued = broker
+        .publish("inbox/c1", &b"welcome"[..], QoS::AtLeastOnce)
+        .unwrap();
+    assert_eq!(queued, 1);
+    assert_eq!(client.message().await.payload(), b"welcome");
+
+    client.subscribe("#", 1).await;
+    for topic in ["drop/x", "consume/x", "route/x"] {
+        client.publish(topic, b"", 1).await;
+    }
+    // Same publisher, so order is kept: only the routed one comes back.
+    assert_eq!(client.message().await.topic(), "route/x");
+    let hooks_saw: Vec<String> = std::iter::from_fn(|| published.try_recv().ok()).collect();
+    assert_eq!(hooks_saw, ["consume/x", "route/x"]);
 }

@@ -16,6 +16,7 @@ use crate::protocol::payload::{
     DeviceMessage, Event, EventEnvelope, PropertiesReport, ServiceProperties, ShadowGetRequest,
     ShadowGetResponse,
 };
+use crate::protocol::time::EventTime;
 use crate::protocol::topic::{Topic, TopicKind};
 use crate::transport::{ConnectionState, Delivery, Inbound, Transport};
 
@@ -98,8 +99,12 @@ impl Client {
         self.publish_json(TopicKind::MessagesUp, message).await
     }
 
-    /// Publishes one event about this device on `…/sys/events/up`.
-    pub(crate) async fn report_event(&self, event: Event) -> Result<Delivery> {
+    /// Publishes one event about this device on `…/sys/events/up`, stamped
+    /// with the current time unless it carries its own.
+    pub(crate) async fn report_event(&self, mut event: Event) -> Result<Delivery> {
+        event
+            .event_time
+            .get_or_insert_with(|| EventTime(Utc::now()));
         let envelope = EventEnvelope {
             object_device_id: Some(self.device_id().to_string()),
             services: vec![event],

@@ -55,6 +55,7 @@ impl IotDevice {
             shared: Arc::new(Shared {
                 client: Client::new(config),
                 handlers: RwLock::default(),
+                greeted: watch::Sender::new(0),
             }),
         }
     }
@@ -70,11 +71,22 @@ impl IotDevice {
     /// backoff while this waits. Calling it again is harmless.
     pub async fn connect(&self) -> Result<()> {
         let span = info_span!("device", id = %self.device_id());
-        if let Some((transport, inbound)) = self.shared.client.start() {
+        if let Some((_, inbound)) = self.shared.client.start() {
             tokio::spawn(dispatch::run(self.shared.clone(), inbound).instrument(span.clone()));
-            return transport.connect().instrument(span).await;
         }
-        self.shared.client.transport()?.connect().await
+        self.shared
+            .client
+            .transport()?
+            .connect()
+            .instrument(span)
+            .await?;
+        // The connection's own events go out before anything the caller sends next.
+        let mut greeted = self.shared.greeted.subscribe();
+        greeted
+            .wait_for(|n| *n > 0)
+            .await
+            .map(|_| ())
+            .map_err(|_| Error::Stopped)
     }
 
     /// The connection state, observable as it changes.

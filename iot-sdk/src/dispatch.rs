@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::watch;
 use tracing::{Instrument, debug, warn};
 
 use crate::client::Client;
@@ -24,6 +25,9 @@ use crate::transport::Inbound;
 pub(crate) struct Shared {
     pub client: Client,
     pub handlers: RwLock<Handlers>,
+    /// Counts connections whose §1.11 events are queued, so `connect()` can
+    /// return only after them: they are the first publishes of a connection.
+    pub greeted: watch::Sender<u64>,
 }
 
 impl Shared {
@@ -59,6 +63,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut inbound: UnboundedReceiver<Inbo
             Inbound::Connected { reconnect, lost_at } => {
                 on_connected(&shared.client, first_connect, reconnect, lost_at).await;
                 first_connect = false;
+                shared.greeted.send_modify(|n| *n += 1);
             }
             Inbound::Disconnected { reason, .. } => debug!(%reason, "connection lost"),
         }

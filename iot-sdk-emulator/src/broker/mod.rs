@@ -39,8 +39,9 @@
 //! * A new connection with a client id that is already connected (or with the
 //!   same [`Accepted::exclusive_key`]) closes the older connection.
 //! * The owner's [`BrokerHooks`] decide on each CONNECT, may subscribe the
-//!   client to filters on its behalf ([`Accepted::subscriptions`]) and may
-//!   drop its publishes ([`BrokerHooks::authorize_publish`]).
+//!   client to filters on its behalf ([`Accepted::subscriptions`]) and decide
+//!   whether its publishes are routed, consumed or dropped
+//!   ([`BrokerHooks::check_publish`]).
 //! * A client silent for 1.5 × its keep-alive is disconnected.
 //! * Each client has a bounded outgoing queue ([`BrokerConfig::client_queue`]
 //!   messages, after up to 1024 unacknowledged QoS 1 deliveries); a client
@@ -244,6 +245,35 @@ pub enum DisconnectReason {
     Shutdown,
 }
 
+/// What the broker does with a message a client published; see
+/// [`BrokerHooks::check_publish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PublishVerdict {
+    /// Deliver it to the matching subscriptions, then call `on_publish`.
+    Route,
+    /// Only `on_publish` sees it: the owner consumes it, like IoTDA consumes
+    /// device uplinks (a device never receives another's, nor its own).
+    Consume,
+    /// Nobody sees it.
+    Drop,
+}
+
+/// In words, e.g. `connection lost`.
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DisconnectReason::ClientDisconnect => "disconnected",
+            DisconnectReason::ConnectionLost => "connection lost",
+            DisconnectReason::ProtocolError => "protocol error",
+            DisconnectReason::KeepAliveTimeout => "keep-alive timeout",
+            DisconnectReason::TakenOver => "replaced by a newer connection",
+            DisconnectReason::SlowConsumer => "too slow to read its messages",
+            DisconnectReason::Kicked => "disconnected by the broker's owner",
+            DisconnectReason::Shutdown => "broker shut down",
+        })
+    }
+}
+
 /// The decisions and observations the platform plugs into the broker.
 ///
 /// Hooks run on the connection's task: keep them short and non-blocking (hand
@@ -257,11 +287,11 @@ pub trait BrokerHooks: Send + Sync + 'static {
     /// after its [`Accepted::subscriptions`] are in place).
     fn on_connect(&self, _client: &ConnectInfo) {}
 
-    /// Decides whether a client may publish `message`; a refused message is
-    /// dropped (still acknowledged at QoS 1, as MQTT 3.1.1 has no way to
-    /// refuse a PUBLISH) and `on_publish` does not see it.
-    fn authorize_publish(&self, _client: &ConnectInfo, _message: &Message) -> bool {
-        true
+    /// Decides what happens to a message a client publishes (the default:
+    /// [`PublishVerdict::Route`]). Whatever the verdict, a QoS 1 PUBLISH is
+    /// acknowledged: MQTT 3.1.1 has no way to refuse one.
+    fn check_publish(&self, _client: &ConnectInfo, _message: &Message) -> PublishVerdict {
+        PublishVerdict::Route
     }
 
     /// A client published `message`. Called after the message was queued for

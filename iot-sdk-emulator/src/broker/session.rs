@@ -20,8 +20,8 @@ use tokio_util::codec::Framed;
 
 use super::router::{Kill, SessionId};
 use super::{
-    Accepted, Acceptor, ConnectInfo, ConnectReturnCode, DisconnectReason, Message, QoS, Shared,
-    topic,
+    Accepted, Acceptor, ConnectInfo, ConnectReturnCode, DisconnectReason, Message, PublishVerdict,
+    QoS, Shared, topic,
 };
 
 /// Time allowed for the TLS handshake plus the CONNECT packet.
@@ -270,8 +270,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             qos,
         };
         let shared = &self.registration.shared;
-        if shared.hooks.authorize_publish(&self.info, &message) {
+        let verdict = shared.hooks.check_publish(&self.info, &message);
+        if verdict == PublishVerdict::Route {
             shared.router().route(&message);
+        }
+        if verdict != PublishVerdict::Drop {
             shared.hooks.on_publish(&self.info, &message);
         }
         match qos {
