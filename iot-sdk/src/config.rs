@@ -237,10 +237,10 @@ impl IotDeviceBuilder {
     /// `IOTDA_CERT_FILE` + `IOTDA_KEY_FILE` (+ `IOTDA_KEY_PASSWORD`), and
     /// optionally `IOTDA_CA_FILE`. Errors name the variable.
     pub fn from_env(self) -> Result<Self> {
-        self.from_lookup(|name| std::env::var(name).ok())
+        self.read_vars(|name| std::env::var(name).ok())
     }
 
-    fn from_lookup(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+    fn read_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let required = |name: &str| {
             var(name)
                 .filter(|v| !v.trim().is_empty())
@@ -560,7 +560,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         IotDevice::builder()
-            .from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))?
+            .read_vars(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))?
             .into_config()
     }
 
@@ -606,7 +606,11 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            (config.host(), config.transport.port, config.device_id.as_str()),
+            (
+                config.host(),
+                config.transport.port,
+                config.device_id.as_str()
+            ),
             ("127.0.0.1", 2883, "p_n")
         );
         assert!(config.transport.tls.is_none());

@@ -73,6 +73,8 @@ pub(crate) mod test_client {
         AsyncClient, ConnectOptionsBuilder, CreateOptionsBuilder, PersistenceType, SslOptions,
     };
 
+    use crate::platform::release;
+
     /// Connects to `uri` with optional TLS options and credentials.
     pub(crate) async fn connect(
         uri: &str,
@@ -95,8 +97,7 @@ pub(crate) mod test_client {
         match client.connect(options.finalize()).await {
             Ok(_) => Ok(client),
             Err(e) => {
-                // Dropping blocks for a while; keep it off the runtime.
-                let _ = tokio::task::spawn_blocking(move || drop(client)).await;
+                let _ = tokio::task::spawn_blocking(move || release(client)).await;
                 Err(e)
             }
         }
@@ -117,9 +118,9 @@ pub(crate) mod test_client {
         }
     }
 
-    /// Disconnects and drops off the runtime (paho joins threads on drop).
+    /// Disconnects and releases the client off the runtime.
     pub(crate) async fn close(client: AsyncClient) {
         let _ = client.disconnect(None).await;
-        let _ = tokio::task::spawn_blocking(move || drop(client)).await;
+        let _ = tokio::task::spawn_blocking(move || release(client)).await;
     }
 }

@@ -17,7 +17,7 @@ use crate::{Error, Result};
 const HOST: &str = "127.0.0.1";
 /// How often [`Mosquitto::start`] retries when another process took the port.
 const START_ATTEMPTS: usize = 5;
-/// How long a starting broker may take to accept connections.
+/// How long a starting broker may take to report that it is running.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A TLS listener next to the plain one.
@@ -56,11 +56,13 @@ impl TlsListener {
         self
     }
 
-    /// Completes the TLS handshake for every client but answers the CONNECT
-    /// of a client without a certificate with CONNACK 4 (bad user name or
-    /// password). This is the only way to get code 4 out of mosquitto: its
-    /// password file answers a wrong password with 5 (not authorised).
-    pub fn reject_without_certificate(mut self) -> Self {
+    /// Completes the TLS handshake but answers every CONNECT with CONNACK 4
+    /// (bad user name or password), the code IoTDA uses for wrong
+    /// credentials. mosquitto's password file answers a wrong password with 5
+    /// (not authorised) instead; code 4 only comes from
+    /// `use_identity_as_username` when a client sent no certificate, and
+    /// without `require_certificate` mosquitto never asks for one.
+    pub fn always_bad_credentials(mut self) -> Self {
         self.identity_as_username = true;
         self
     }
@@ -361,7 +363,9 @@ impl Mosquitto {
 
     fn log_since(&self, start: u64) -> String {
         let bytes = fs::read(self.log_path()).unwrap_or_default();
-        let start = usize::try_from(start).unwrap_or(usize::MAX).min(bytes.len());
+        let start = usize::try_from(start)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
         String::from_utf8_lossy(&bytes[start..]).into_owned()
     }
 }
@@ -400,10 +404,13 @@ fn find_program(name: &str) -> Result<PathBuf> {
 /// carries its stderr.
 pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     let program = cmd.get_program().to_string_lossy().into_owned();
-    let output = cmd.stdin(Stdio::null()).output().map_err(|e| match e.kind() {
-        ErrorKind::NotFound => Error::Setup(format!("`{program}` not found")),
-        _ => e.into(),
-    })?;
+    let output = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| match e.kind() {
+            ErrorKind::NotFound => Error::Setup(format!("`{program}` not found")),
+            _ => e.into(),
+        })?;
     if output.status.success() {
         Ok(())
     } else {
@@ -484,7 +491,11 @@ mod tests {
 
     #[test]
     fn a_broken_config_is_reported_with_mosquittos_complaint() {
-        let missing = TlsListener::new("/nonexistent/ca.pem", "/nonexistent/c.pem", "/nonexistent/k.pem");
+        let missing = TlsListener::new(
+            "/nonexistent/ca.pem",
+            "/nonexistent/c.pem",
+            "/nonexistent/k.pem",
+        );
         let err = Mosquitto::start(MosquittoConfig::new().tls(missing)).err();
         let message = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("exited"), "{message}");

@@ -35,6 +35,15 @@ pub struct Pki {
     other_ca: Issuer<'static, KeyPair>,
 }
 
+impl std::fmt::Debug for Pki {
+    // The issuers hold private keys; show only where the files are.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pki")
+            .field("dir", &self.dir.path())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A client certificate with its key, in plain and encrypted PEM form.
 #[derive(Clone, Debug)]
 pub struct ClientCert {
@@ -110,7 +119,11 @@ impl Pki {
 
     /// A TLS listener presenting [`Pki::wrong_name_cert`].
     pub fn wrong_name_listener(&self) -> TlsListener {
-        TlsListener::new(self.ca_cert(), self.wrong_name_cert(), self.wrong_name_key())
+        TlsListener::new(
+            self.ca_cert(),
+            self.wrong_name_cert(),
+            self.wrong_name_key(),
+        )
     }
 
     /// Issues a client certificate with common name `device_id`, signed by the CA.
@@ -219,4 +232,131 @@ fn encrypt_key(plain: &Path, encrypted: &Path) -> Result<()> {
         .args(["-passout", "env:IOT_SDK_TEST_KEY_PASSWORD"])
         .env("IOT_SDK_TEST_KEY_PASSWORD", KEY_PASSWORD))
     .map_err(|e| Error::Setup(format!("encrypting a test key: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use paho_mqtt::{ConnectReturnCode, Error as PahoError, SslOptions, SslOptionsBuilder};
+
+    use super::*;
+    use crate::test_client::{close, connect, connect_error};
+    use crate::{Mosquitto, MosquittoConfig};
+
+    fn trusting(ca: &Path) -> Result<SslOptionsBuilder> {
+        let mut ssl = SslOptionsBuilder::new();
+        ssl.trust_store(ca)?.verify(true);
+        Ok(ssl)
+    }
+
+    fn with_client_cert(ca: &Path, client: &ClientCert, password: &str) -> Result<SslOptions> {
+        let mut ssl = trusting(ca)?;
+        ssl.key_store(&client.cert)?
+            .private_key(&client.encrypted_key)?
+            .private_key_password(password);
+        Ok(ssl.finalize())
+    }
+
+    fn tls_uri(broker: &Mosquitto, host: &str) -> String {
+        format!("ssl://{host}:{}", broker.tls_port().unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn tls_listener_accepts_its_ca_and_refuses_another() -> Result<()> {
+        let pki = Pki::generate()?;
+        let broker = Mosquitto::start(MosquittoConfig::new().tls(pki.server_listener()))?;
+
+        for host in ["127.0.0.1", "localhost"] {
+            let ssl = trusting(&pki.ca_cert())?.finalize();
+            close(connect(&tls_uri(&broker, host), Some(ssl), None).await?).await;
+        }
+        let ssl = trusting(&pki.other_ca_cert())?.finalize();
+        let refused = connect_error(&tls_uri(&broker, "127.0.0.1"), Some(ssl), None).await;
+        eprintln!("wrong CA: {refused:?}");
+        assert!(refused.is_some());
+        assert_eq!(broker.connect_attempts()?, 2);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn verify_refuses_a_certificate_for_another_name() -> Result<()> {
+        let pki = Pki::generate()?;
+        let broker = Mosquitto::start(MosquittoConfig::new().tls(pki.wrong_name_listener()))?;
+        let uri = tls_uri(&broker, "localhost");
+
+        let ssl = trusting(&pki.ca_cert())?.finalize();
+        let refused = connect_error(&uri, Some(ssl), None).await;
+        eprintln!("wrong name: {refused:?}");
+        assert!(refused.is_some());
+        // The name is the only problem: without the host name check it connects.
+        let ssl = trusting(&pki.ca_cert())?.verify(false).finalize();
+        close(connect(&uri, Some(ssl), None).await?).await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn client_certificate_with_encrypted_key_authenticates_as_its_cn() -> Result<()> {
+        let pki = Pki::generate()?;
+        let listener = pki.server_listener().require_certificate();
+        let broker = Mosquitto::start(MosquittoConfig::new().tls(listener))?;
+        let uri = tls_uri(&broker, "127.0.0.1");
+        let device = pki.client_cert("prod_dev1")?;
+        let encrypted = fs::read_to_string(&device.encrypted_key)?;
+        assert!(encrypted.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+
+        let ssl = with_client_cert(&pki.ca_cert(), &device, device.key_password())?;
+        close(connect(&uri, Some(ssl), None).await?).await;
+        assert!(broker.log()?.contains("u'prod_dev1'"));
+
+        let ssl = with_client_cert(&pki.ca_cert(), &device, "not the password")?;
+        let wrong_password = connect_error(&uri, Some(ssl), None).await;
+        eprintln!("wrong key password: {wrong_password:?}");
+        assert!(wrong_password.is_some());
+
+        let ssl = trusting(&pki.ca_cert())?.finalize();
+        let no_cert = connect_error(&uri, Some(ssl), None).await;
+        eprintln!("no client certificate: {no_cert:?}");
+        assert!(no_cert.is_some());
+
+        let stranger = pki.untrusted_client_cert("prod_dev2")?;
+        let ssl = with_client_cert(&pki.ca_cert(), &stranger, stranger.key_password())?;
+        let untrusted = connect_error(&uri, Some(ssl), None).await;
+        eprintln!("untrusted client certificate: {untrusted:?}");
+        assert!(untrusted.is_some());
+        assert_eq!(broker.connacks()?, [0]);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn always_bad_credentials_answers_every_connect_with_code_4() -> Result<()> {
+        let pki = Pki::generate()?;
+        let listener = pki.server_listener().always_bad_credentials();
+        let broker = Mosquitto::start(MosquittoConfig::new().tls(listener))?;
+        let uri = tls_uri(&broker, "127.0.0.1");
+
+        let ssl = trusting(&pki.ca_cert())?.finalize();
+        let refused = connect_error(&uri, Some(ssl), Some(("prod_dev1", "secret"))).await;
+        assert!(
+            matches!(
+                refused,
+                Some(PahoError::ConnectReturn(
+                    ConnectReturnCode::BadUserNameOrPassword
+                ))
+            ),
+            "{refused:?}"
+        );
+        let device = pki.client_cert("prod_dev1")?;
+        let ssl = with_client_cert(&pki.ca_cert(), &device, device.key_password())?;
+        let with_cert = connect_error(&uri, Some(ssl), None).await;
+        assert!(
+            matches!(
+                with_cert,
+                Some(PahoError::ConnectReturn(
+                    ConnectReturnCode::BadUserNameOrPassword
+                ))
+            ),
+            "{with_cert:?}"
+        );
+        assert_eq!(broker.connacks()?, [4, 4]);
+        Ok(())
+    }
 }

@@ -5,11 +5,13 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use iot_sdk_emulator::{App, Direction, TraceEntry};
 use paho_mqtt::{
     AsyncClient, AsyncReceiver, ConnectOptionsBuilder, CreateOptionsBuilder, MQTT_VERSION_5,
     Message, PersistenceType, SubscribeOptions,
 };
 use serde_json::Value;
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use crate::topics::{self, SHADOW_GET, SHADOW_GET_RESPONSE};
@@ -81,12 +83,25 @@ impl RequestKind {
 /// Receiving methods take the oldest queued message that matches and leave
 /// the others queued for later calls.
 pub struct Platform {
-    /// `None` only after [`Platform::close`] or while dropping.
-    client: Option<AsyncClient>,
-    stream: AsyncReceiver<Option<Message>>,
+    link: Link,
     backlog: VecDeque<Uplink>,
     device_id: String,
     filters: Vec<String>,
+}
+
+/// How the platform reaches the device.
+enum Link {
+    /// An MQTT client on a plain broker.
+    Broker {
+        /// `None` only after [`Platform::close`] or while dropping.
+        client: Option<AsyncClient>,
+        stream: AsyncReceiver<Option<Message>>,
+    },
+    /// The in-process emulator: downlinks are injected, uplinks read from its trace.
+    Emulator {
+        app: App,
+        trace: broadcast::Receiver<TraceEntry>,
+    },
 }
 
 impl std::fmt::Debug for Platform {
@@ -139,17 +154,37 @@ impl Platform {
         if let Some((user, password)) = credentials {
             options.user_name(user).password(password);
         }
-        client.connect(options.finalize()).await?;
         let root = topics::device_root(device_id);
+        // Owned by `platform` from here on, so that an error below releases
+        // the client through `Drop`, off the runtime.
         let platform = Self {
-            client: Some(client),
-            stream,
+            link: Link::Broker {
+                client: Some(client),
+                stream,
+            },
             backlog: VecDeque::new(),
             device_id: device_id.to_owned(),
             filters: vec![format!("{root}sys/#"), format!("{root}user/#")],
         };
+        platform.client()?.connect(options.finalize()).await?;
         platform.subscribe_all().await?;
         Ok(platform)
+    }
+
+    /// Plays the platform through an in-process emulator: downlinks are
+    /// injected as the platform, uplinks of `device_id` read from the
+    /// emulator's trace (from now on: call it before the device connects).
+    /// The emulator itself still answers shadow and time-sync requests.
+    pub fn on_emulator(app: &App, device_id: &str) -> Self {
+        Self {
+            link: Link::Emulator {
+                app: app.clone(),
+                trace: app.subscribe_trace(),
+            },
+            backlog: VecDeque::new(),
+            device_id: device_id.to_owned(),
+            filters: Vec::new(),
+        }
     }
 
     /// The device this platform talks to.
@@ -172,13 +207,20 @@ impl Platform {
     /// Connects again with the same options and subscriptions, e.g. after
     /// the broker restarted. Messages sent while disconnected are lost.
     pub async fn reconnect(&mut self) -> Result<()> {
-        self.client()?.reconnect().await?;
+        if let Link::Broker { .. } = self.link {
+            self.client()?.reconnect().await?;
+        }
         self.subscribe_all().await
     }
 
     /// Publishes `payload` on the full `topic` with QoS 1 and waits for the
     /// broker's acknowledgement.
     pub async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) -> Result<()> {
+        if let Link::Emulator { app, .. } = &self.link {
+            return app
+                .publish_raw(topic, payload.into())
+                .map_err(|e| Error::Setup(format!("the emulator refused to publish: {e}")));
+        }
         let message = Message::new(topic, payload.into(), 1);
         self.client()?.publish(message).await?;
         Ok(())
@@ -251,14 +293,24 @@ impl Platform {
 
     /// Sends a property write and returns the device's response.
     pub async fn properties_set(&mut self, request_id: &str, payload: &Value) -> Result<Value> {
-        self.request(RequestKind::PropertiesSet, request_id, payload, DEFAULT_TIMEOUT)
-            .await
+        self.request(
+            RequestKind::PropertiesSet,
+            request_id,
+            payload,
+            DEFAULT_TIMEOUT,
+        )
+        .await
     }
 
     /// Sends a property read and returns the device's response.
     pub async fn properties_get(&mut self, request_id: &str, payload: &Value) -> Result<Value> {
-        self.request(RequestKind::PropertiesGet, request_id, payload, DEFAULT_TIMEOUT)
-            .await
+        self.request(
+            RequestKind::PropertiesGet,
+            request_id,
+            payload,
+            DEFAULT_TIMEOUT,
+        )
+        .await
     }
 
     /// Waits for the device's next shadow request, answers it with
@@ -278,18 +330,23 @@ impl Platform {
     /// Disconnects cleanly and releases paho's threads without blocking the
     /// async runtime. Dropping a `Platform` does the same in the background.
     pub async fn close(mut self) {
-        if let Some(client) = self.client.take() {
+        if let Link::Broker { client, .. } = &mut self.link
+            && let Some(client) = client.take()
+        {
             // Best effort: the broker may already be gone.
             let _ = client.disconnect(None).await;
-            // Dropping a paho client joins its threads, which blocks for a while.
-            let _ = tokio::task::spawn_blocking(move || drop(client)).await;
+            let _ = tokio::task::spawn_blocking(move || release(client)).await;
         }
     }
 
     fn client(&self) -> Result<&AsyncClient> {
-        self.client
-            .as_ref()
-            .ok_or(Error::Mqtt(paho_mqtt::Error::Disconnected))
+        match &self.link {
+            Link::Broker {
+                client: Some(client),
+                ..
+            } => Ok(client),
+            _ => Err(Error::Mqtt(paho_mqtt::Error::Disconnected)),
+        }
     }
 
     fn resolve(&self, topic: &str) -> String {
@@ -301,6 +358,9 @@ impl Platform {
     }
 
     async fn subscribe_all(&self) -> Result<()> {
+        if let Link::Emulator { .. } = self.link {
+            return Ok(()); // the trace has every uplink
+        }
         let qos = vec![1; self.filters.len()];
         let options = vec![SubscribeOptions::with_no_local(); self.filters.len()];
         self.client()?
@@ -315,10 +375,10 @@ impl Platform {
         mut matches: impl FnMut(&Uplink) -> bool,
         timeout: Duration,
     ) -> Result<Uplink> {
-        if let Some(i) = self.backlog.iter().position(&mut matches) {
-            if let Some(found) = self.backlog.remove(i) {
-                return Ok(found);
-            }
+        if let Some(i) = self.backlog.iter().position(&mut matches)
+            && let Some(found) = self.backlog.remove(i)
+        {
+            return Ok(found);
         }
         let deadline = Instant::now() + timeout;
         while let Some(uplink) = self.receive_until(deadline).await {
@@ -334,10 +394,16 @@ impl Platform {
         })
     }
 
-    /// The next message from the broker, or `None` once `deadline` passed.
+    /// The next message from the device, or `None` once `deadline` passed.
     async fn receive_until(&mut self, deadline: Instant) -> Option<Uplink> {
+        let stream = match &mut self.link {
+            Link::Broker { stream, .. } => stream,
+            Link::Emulator { trace, .. } => {
+                return next_uplink(trace, &self.device_id, deadline).await;
+            }
+        };
         loop {
-            match tokio::time::timeout_at(deadline, self.stream.recv()).await {
+            match tokio::time::timeout_at(deadline, stream.recv()).await {
                 Ok(Ok(Some(message))) => {
                     return Some(Uplink {
                         topic: message.topic().to_owned(),
@@ -346,7 +412,9 @@ impl Platform {
                 }
                 // paho's marker for a lost connection; later messages may
                 // still come after a reconnect.
-                Ok(Ok(None)) => tracing::warn!(device = %self.device_id, "platform lost its connection"),
+                Ok(Ok(None)) => {
+                    tracing::warn!(device = %self.device_id, "platform lost its connection")
+                }
                 // The channel closes only when the client is gone.
                 Ok(Err(_)) | Err(_) => return None,
             }
@@ -354,15 +422,169 @@ impl Platform {
     }
 }
 
+/// The next uplink of `device_id` in the emulator's trace, or `None` once
+/// `deadline` passed.
+async fn next_uplink(
+    trace: &mut broadcast::Receiver<TraceEntry>,
+    device_id: &str,
+    deadline: Instant,
+) -> Option<Uplink> {
+    loop {
+        match tokio::time::timeout_at(deadline, trace.recv()).await {
+            Ok(Ok(entry)) if entry.direction == Direction::Up && entry.device_id == device_id => {
+                return Some(Uplink {
+                    topic: entry.topic,
+                    payload: entry.payload.to_vec(),
+                });
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(broadcast::error::RecvError::Lagged(missed))) => {
+                tracing::warn!(missed, "the platform fell behind the emulator's trace")
+            }
+            Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => return None,
+        }
+    }
+}
+
 impl Drop for Platform {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            // Disconnecting and joining paho's threads blocks; do it on a
-            // thread of its own instead of the test's runtime.
+        if let Link::Broker { client, .. } = &mut self.link
+            && let Some(client) = client.take()
+        {
+            // Disconnecting and releasing block; do it on a thread of its
+            // own instead of the test's runtime.
             std::thread::spawn(move || {
                 let _ = client.disconnect(None).wait_for(Duration::from_secs(1));
-                drop(client);
+                release(client);
             });
         }
+    }
+}
+
+/// Drops a paho client without deadlocking the process. Call it on a thread
+/// that may block (dropping joins paho's threads for up to a second).
+///
+/// A paho token completes *before* paho's callback returns, and that
+/// callback still holds a clone of the client. If the callback ends up
+/// dropping the last clone, it destroys the client on paho's own thread while
+/// holding paho's global lock, and every paho client in the process hangs
+/// (seen after a refused CONNECT). Callbacks run under that lock, so taking
+/// it once (`is_connected`) waits them out and leaves the last clone here.
+pub(crate) fn release(client: AsyncClient) {
+    let _ = client.is_connected();
+    drop(client);
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::topics::{EVENTS_UP, MESSAGES_DOWN, MESSAGES_UP};
+    use crate::{Mosquitto, MosquittoConfig};
+
+    const SHORT: Duration = Duration::from_millis(300);
+
+    /// A broker and two clients on the same device's topics: `platform`, and
+    /// `device` standing in for the SDK.
+    async fn pair(device_id: &str) -> Result<(Mosquitto, Platform, Platform)> {
+        let broker = Mosquitto::start(MosquittoConfig::new())?;
+        let platform = Platform::connect(broker.host(), broker.port(), device_id).await?;
+        let device = Platform::connect(broker.host(), broker.port(), device_id).await?;
+        Ok((broker, platform, device))
+    }
+
+    #[tokio::test]
+    async fn two_platforms_exchange_messages_without_echo() -> Result<()> {
+        let (_broker, mut a, mut b) = pair("prod_x").await?;
+        a.send("user/from-a", "one").await?;
+        b.send("user/from-b", [0xff_u8, 0]).await?;
+
+        let at_b = b.recv(DEFAULT_TIMEOUT).await?;
+        assert_eq!(at_b.topic, "$oc/devices/prod_x/user/from-a");
+        assert_eq!(at_b.text(), "one");
+        // `a` published first; with an echo it would see its own message now.
+        let at_a = a.recv(DEFAULT_TIMEOUT).await?;
+        assert_eq!(at_a.topic, "$oc/devices/prod_x/user/from-b");
+        assert_eq!(at_a.payload, [0xff, 0]);
+        a.close().await;
+        b.close().await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn requests_are_answered_on_the_response_topic() -> Result<()> {
+        let (_broker, mut platform, mut device) = pair("prod_y").await?;
+        let command = json!({"service_id": "s", "command_name": "ring", "paras": {}});
+        let answer = json!({"result_code": 0, "paras": {"ok": true}});
+
+        let device_side = async {
+            let request = device
+                .next_on(
+                    "$oc/devices/prod_y/sys/commands/request_id=c 1",
+                    DEFAULT_TIMEOUT,
+                )
+                .await?;
+            let topic = "$oc/devices/prod_y/sys/commands/response/request_id=c 1";
+            device.send_json(topic, &answer).await?;
+            request.json()
+        };
+        let (response, request) = tokio::join!(platform.command("c 1", &command), device_side);
+        assert_eq!(request?, command);
+        assert_eq!(response?, answer);
+
+        let device_side = async {
+            let request = device.recv(DEFAULT_TIMEOUT).await?;
+            let topic = request.topic.replace("request_id=", "response/request_id=");
+            device.send_json(&topic, &json!({"services": []})).await?;
+            Ok::<_, Error>(request.topic)
+        };
+        let query = json!({"service_id": "s"});
+        let (response, topic) = tokio::join!(platform.properties_get("g", &query), device_side);
+        assert_eq!(topic?, "$oc/devices/prod_y/sys/properties/get/request_id=g");
+        assert_eq!(response?, json!({"services": []}));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn shadow_requests_get_the_given_answer() -> Result<()> {
+        let (_broker, mut platform, mut device) = pair("prod_z").await?;
+        let shadow = json!({"object_device_id": "prod_z", "shadow": []});
+        device
+            .send_json("sys/shadow/get/request_id=s-9", &json!({"service_id": "a"}))
+            .await?;
+
+        let request = platform.shadow_respond(&shadow, DEFAULT_TIMEOUT).await?;
+        assert_eq!(request.request_id(), Some("s-9"));
+        assert_eq!(request.json()?, json!({"service_id": "a"}));
+        let answer = device
+            .next_on("sys/shadow/get/response/request_id=s-9", DEFAULT_TIMEOUT)
+            .await?;
+        assert_eq!(answer.json()?, shadow);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn skipped_messages_stay_queued_in_order() -> Result<()> {
+        let (_broker, mut platform, device) = pair("prod_q").await?;
+        device.send(MESSAGES_UP, "first").await?;
+        device.send(MESSAGES_UP, "second").await?;
+        device.send(EVENTS_UP, "event").await?;
+
+        let event = platform.next_on(EVENTS_UP, DEFAULT_TIMEOUT).await?;
+        assert_eq!(event.text(), "event");
+        let missing = platform.next_on(MESSAGES_DOWN, SHORT).await;
+        match missing {
+            Err(Error::Timeout { what, .. }) => assert!(what.contains("sys/messages/up"), "{what}"),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        let texts: Vec<String> = platform
+            .collect_for(SHORT)
+            .await
+            .iter()
+            .map(|m| m.text().into_owned())
+            .collect();
+        assert_eq!(texts, ["first", "second"]);
+        Ok(())
     }
 }

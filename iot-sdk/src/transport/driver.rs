@@ -10,9 +10,9 @@ use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use paho_mqtt as paho;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
@@ -31,6 +31,8 @@ use crate::protocol::auth::Credentials;
 const CONNECT_GRACE: Duration = Duration::from_secs(5);
 /// Time allowed to send DISCONNECT on close.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time for paho's callback thread to let go of a client before we destroy it.
+const DISPOSE_GRACE: Duration = Duration::from_millis(500);
 /// Granted-QoS value of a refused subscription in a SUBACK.
 const SUBACK_FAILURE: i32 = 0x80;
 /// What the notes call a lost connection when paho gives no cause.
@@ -453,7 +455,13 @@ impl Driver {
             link_dead = link_dead || self.pump(client, &mut deliveries);
             let due = self.close_due();
             tokio::select! {
-                Some((seq, result)) = deliveries.next() => self.delivered(seq, result),
+                Some((seq, result)) = deliveries.next() => {
+                    self.delivered(seq, result);
+                    // Settle every acknowledgement already in: one wake-up, not one each.
+                    while let Some(Some((seq, result))) = deliveries.next().now_or_never() {
+                        self.delivered(seq, result);
+                    }
+                }
                 () = self.shared.work.notified() => {}
                 Some(lost) = self.lost_rx.recv() => if lost == generation {
                     return Served::Lost;
@@ -679,9 +687,18 @@ fn unsubscribed(token: paho::Token) -> BoxFuture<'static, Result<()>> {
     })
 }
 
-/// Drops a client off the runtime: paho joins its threads, which blocks about a second.
+/// Drops a client off the runtime (paho joins its threads: about a second), after a grace.
+///
+/// paho's connect and subscribe tokens hold clones of the client, and its callback
+/// thread releases its token only after waking us. Were that the last clone, the
+/// client would be destroyed on paho's own callback thread, which then hangs or
+/// uses freed memory (seen here: a stream that never ended). The grace lets the
+/// callback return first.
 fn dispose(client: paho::AsyncClient) {
-    tokio::task::spawn_blocking(move || drop(client));
+    tokio::task::spawn_blocking(move || {
+        std::thread::sleep(DISPOSE_GRACE);
+        drop(client);
+    });
 }
 
 async fn sleep_until_some(at: Option<Instant>) {

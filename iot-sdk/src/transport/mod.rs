@@ -11,6 +11,18 @@
 //! Above this module the SDK sees four things: [`Transport::publish`],
 //! [`Transport::subscribe`], the stream of [`Inbound`] events and the watch of the
 //! [`ConnectionState`].
+//!
+//! # paho behaviour this module works around (measured with paho-mqtt 0.14, Paho C 1.3.16)
+//!
+//! * Every TLS failure, and a refused TCP connection, surface as the same
+//!   `TcpTlsConnectFailure`: a failed TLS attempt is replayed with OpenSSL to tell them
+//!   apart (see `tls.rs`).
+//! * paho's tokens hold clones of their client; destroying a client from paho's own
+//!   callback thread deadlocks it, so clients are dropped late, off the runtime.
+//! * Known upstream bug, not worked around: when the socket dies while paho is writing
+//!   a QoS 1 PUBLISH, paho frees that message twice later and the process aborts
+//!   (eclipse-paho/paho.mqtt.c#1621). Seen here when a broker was stopped in the
+//!   middle of a fast stream.
 
 mod backoff;
 mod config;

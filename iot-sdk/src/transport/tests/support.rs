@@ -100,19 +100,31 @@ impl Mosquitto {
         self.port
     }
 
+    /// Freezes the broker (SIGSTOP): connections stay open, nothing is read or acknowledged.
+    pub(super) async fn freeze(&self) {
+        self.signal("-STOP").await;
+    }
+
     /// Stops the broker the way a service manager does (SIGTERM: it saves its
-    /// persistent sessions) and starts it again on the same port.
+    /// persistent sessions; a frozen broker is woken to obey) and starts it again on
+    /// the same port.
     pub(super) async fn restart(&mut self) {
+        self.signal("-TERM").await;
+        self.signal("-CONT").await;
         if let Some(mut child) = self.child.take() {
-            let pid = child.id().expect("mosquitto is running").to_string();
-            let status = Command::new("kill").args(["-TERM", &pid]).status().await;
-            assert!(
-                status.expect("run kill").success(),
-                "kill -TERM {pid} failed"
-            );
             child.wait().await.expect("wait for mosquitto");
         }
         self.launch().await;
+    }
+
+    async fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("mosquitto was started");
+        let pid = child.id().expect("mosquitto is running").to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().await;
+        assert!(
+            status.expect("run kill").success(),
+            "kill {signal} {pid} failed"
+        );
     }
 
     /// The broker's log so far.
