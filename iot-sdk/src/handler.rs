@@ -53,17 +53,22 @@ pub(crate) async fn call_guarded<In, T>(
     handler: &Handler<In, HandlerResult<T>>,
     input: In,
 ) -> HandlerResult<T> {
-    match AssertUnwindSafe(handler(input)).catch_unwind().await {
-        Ok(result) => result,
-        Err(panic) => {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(format!("handler panicked: {why}").into())
-        }
-    }
+    // The closure may panic before it returns its future, or the future while it runs.
+    let future = std::panic::catch_unwind(AssertUnwindSafe(|| handler(input)))
+        .map_err(|panic| panicked(&*panic))?;
+    AssertUnwindSafe(future)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(panicked(&*panic)))
+}
+
+fn panicked(panic: &(dyn std::any::Any + Send)) -> HandlerError {
+    let why = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("handler panicked: {why}").into()
 }
 
 /// Every handler an application can install.
@@ -144,5 +149,12 @@ mod tests {
         assert_eq!(call_guarded(&h, 1).await.unwrap(), 1);
         let err = call_guarded(&h, 0).await.unwrap_err().to_string();
         assert!(err.contains("boom"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_handler_panicking_before_its_future_becomes_an_error() {
+        let h: Handler<u8, HandlerResult<u8>> = Arc::new(|_| panic!("early"));
+        let err = call_guarded(&h, 0).await.unwrap_err().to_string();
+        assert!(err.contains("early"), "{err}");
     }
 }

@@ -206,6 +206,23 @@ impl Mosquitto {
         Ok(())
     }
 
+    /// Freezes the broker (SIGSTOP): connections stay open, nothing is read
+    /// or acknowledged. [`Mosquitto::stop`] and [`Mosquitto::restart`] end it.
+    pub fn freeze(&self) -> Result<()> {
+        let pid = self
+            .child
+            .as_ref()
+            .ok_or_else(|| Error::Setup("mosquitto is not running".into()))?
+            .id();
+        let status = std::process::Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status()?;
+        if !status.success() {
+            return Err(Error::Setup(format!("kill -STOP {pid} failed: {status}")));
+        }
+        Ok(())
+    }
+
     /// Stops the broker if needed and starts it again on the same ports with
     /// the same configuration. Sessions and retained messages are gone
     /// (`persistence false`).
