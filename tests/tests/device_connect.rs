@@ -16,9 +16,11 @@ use iot_sdk_tests::topics::{EVENTS_UP, MESSAGES_UP};
 use iot_sdk_tests::{DEFAULT_TIMEOUT, MosquittoConfig, Pki};
 use serde_json::json;
 
+use iot_sdk_emulator::{DeviceEvent, DeviceRegistration, Emulator, EmulatorConfig};
+
 use common::{
-    attach, epoch_millis, new_device_id, setup, setup_with, start_broker, status_log,
-    take_event_time, tls_server, wait_state, within,
+    attach, device_builder, epoch_millis, new_device_id, setup, setup_mosquitto, setup_with,
+    start_broker, status_log, take_event_time, tls_server, wait_state, within,
 };
 
 #[tokio::test]
@@ -126,7 +128,7 @@ async fn sent_before_a_sentinel(
 #[tokio::test]
 async fn client_id_user_name_and_session_follow_the_protocol() {
     let hour_before = Utc::now().format("%Y%m%d%H").to_string();
-    let (broker, device, _platform) = setup("ident").await;
+    let (broker, device, _platform) = setup_mosquitto("ident").await;
     let hour_after = Utc::now().format("%Y%m%d%H").to_string();
     let device_id = device.device_id().to_owned();
 
@@ -188,6 +190,35 @@ async fn connack_4_stops_at_once_without_retrying() {
     assert_eq!(broker.connacks().expect("log"), [0, 4], "one attempt only");
     let publish = device.publish(device.user_topic("x"), "late").await;
     assert!(matches!(publish, Err(Error::Stopped)), "{publish:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_refused_once_by_the_platform() {
+    let device_id = new_device_id("badsecret");
+    let registration = DeviceRegistration::secret(&device_id, "the-right-secret");
+    let emulator = Emulator::start(EmulatorConfig::default().device(registration))
+        .await
+        .expect("the emulator starts");
+    let mut events = emulator.subscribe_events();
+    let device = device_builder(&emulator.server_uri(), &device_id)
+        .build()
+        .expect("a valid configuration");
+
+    let result = within("connect to fail", device.connect()).await;
+    assert!(
+        matches!(result, Err(Error::Authentication(_))),
+        "{result:?}"
+    );
+    // Longer than the first two backoff periods (§1.10: up to 2 s, then 3 s).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut refusals = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let DeviceEvent::Refused { code, .. } = event {
+            refusals.push(code);
+        }
+    }
+    assert_eq!(refusals.len(), 1, "one attempt only: {refusals:?}");
+    assert!(!emulator.is_online(&device_id));
 }
 
 #[tokio::test]

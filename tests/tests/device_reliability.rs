@@ -23,8 +23,8 @@ use iot_sdk_tests::{DEFAULT_TIMEOUT, Platform, Uplink};
 use serde_json::{Map, Value, json};
 
 use common::{
-    epoch_millis, first_connect_events, restart_broker, setup, setup_with, start_broker_again,
-    status_log, stop_broker, wait_connected, within,
+    epoch_millis, first_connect_events, restart_broker, setup_mosquitto, setup_mosquitto_with,
+    start_broker_again, status_log, stop_broker, wait_connected, within,
 };
 
 const REPORTS: u64 = 1_000;
@@ -73,7 +73,7 @@ async fn receive_reports(platform: &mut Platform, seen: &mut HashSet<u64>, count
 /// (paho.mqtt.c `MQTTAsync_processCommand`, upstream issues #1621/#1622).
 #[tokio::test]
 async fn no_report_is_lost_when_the_broker_restarts_mid_stream() {
-    let (mut broker, device, mut platform) = setup("stream").await;
+    let (mut broker, device, mut platform) = setup_mosquitto("stream").await;
     let publisher = tokio::spawn(publish_paced(device.clone()));
     let mut seen = HashSet::new();
     assert!(
@@ -108,7 +108,7 @@ async fn no_report_is_lost_when_the_broker_restarts_mid_stream() {
 
 #[tokio::test]
 async fn a_reconnect_sends_connect_complete_then_connect_lost() {
-    let (mut broker, device, mut platform) = setup("relog").await;
+    let (mut broker, device, mut platform) = setup_mosquitto("relog").await;
     device.on_command(|_| async { Ok(CommandResponse::success()) });
     let id = device.device_id().to_owned();
     let first = first_connect_events(&mut platform).await;
@@ -161,7 +161,7 @@ async fn next_new_event(platform: &mut Platform, known: &[Vec<u8>]) -> Uplink {
 
 #[tokio::test]
 async fn publishes_made_while_the_broker_is_down_arrive_in_order_after_it_is_back() {
-    let (mut broker, device, mut platform) = setup("offline").await;
+    let (mut broker, device, mut platform) = setup_mosquitto("offline").await;
     first_connect_events(&mut platform).await;
     let topic = device.user_topic("sequence");
     stop_broker(&mut broker, &device).await;
@@ -206,7 +206,7 @@ async fn is_done(delivery: &mut Delivery) -> bool {
 
 #[tokio::test]
 async fn a_full_outbox_refuses_while_the_broker_is_down_when_told_to() {
-    let (mut broker, device, mut platform) = setup_with("full", |b| {
+    let (mut broker, device, mut platform) = setup_mosquitto_with("full", |b| {
         b.outbox(3, OverflowPolicy::Reject)
             .connection_logs(false)
             .report_sdk_info(false)
@@ -255,7 +255,7 @@ async fn a_full_outbox_refuses_while_the_broker_is_down_when_told_to() {
 
 #[tokio::test]
 async fn a_restart_does_not_disturb_a_later_command() {
-    let (mut broker, device, mut platform) = setup("after").await;
+    let (mut broker, device, mut platform) = setup_mosquitto("after").await;
     first_connect_events(&mut platform).await;
     device.on_command(|_| async { Ok(CommandResponse::success()) });
     restart_broker(&mut broker, &device, &mut platform).await;

@@ -24,7 +24,9 @@ use iot_sdk_tests::topics::{EVENTS_DOWN, EVENTS_UP, MESSAGES_DOWN, SHADOW_GET};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-use common::{next, restart_broker, setup, setup_with, within};
+use common::{
+    next, restart_broker, setup, setup_mosquitto, setup_mosquitto_with, setup_with, within,
+};
 
 /// The §3.8 command, addressed to `device_id`.
 fn ring_alarm(device_id: &str) -> Value {
@@ -217,7 +219,7 @@ async fn odd_request_ids_are_copied_verbatim() {
 async fn own_answers_echoed_by_the_broker_do_not_reach_the_handlers_again() {
     // On a plain broker the device's `…/response/…` publications match its
     // own `sys/commands/#` and `sys/properties/*/#` subscriptions.
-    let (_broker, device, mut platform) = setup("echo").await;
+    let (_broker, device, mut platform) = setup_mosquitto("echo").await;
     let mut commands = record_commands(&device, |_| Ok(CommandResponse::success()));
     let mut sets = record_properties_set(&device);
     let mut gets = record_properties_get(&device);
@@ -590,7 +592,7 @@ async fn custom_topics_carry_raw_bytes_both_ways() {
 #[tokio::test]
 async fn custom_subscriptions_survive_a_broker_restart() {
     let (mut broker, device, mut platform) =
-        setup_with("resub", |b| b.reconnect(fast_reconnect())).await;
+        setup_mosquitto_with("resub", |b| b.reconnect(fast_reconnect())).await;
     common::first_connect_events(&mut platform).await;
     let down = device.user_topic("down");
     let mut received = subscribe_recorded(&device, down.clone()).await;
@@ -628,7 +630,7 @@ fn shadow_example(device_id: &str) -> Value {
 
 #[tokio::test]
 async fn the_shadow_answer_is_typed() {
-    let (_broker, device, mut platform) = setup("shadow").await;
+    let (_broker, device, mut platform) = setup_mosquitto("shadow").await;
     let id = device.device_id().to_owned();
     let example = shadow_example(&id);
 
@@ -670,7 +672,7 @@ async fn the_shadow_answer_is_typed() {
 async fn a_silent_platform_gives_a_timeout() {
     let timeout = Duration::from_millis(300);
     let (_broker, device, mut platform) =
-        setup_with("shadowto", |b| b.request_timeout(timeout)).await;
+        setup_mosquitto_with("shadowto", |b| b.request_timeout(timeout)).await;
     let answer = within(
         "the request to time out",
         device.get_shadow(Some("smokeDetector")),
@@ -690,7 +692,7 @@ async fn a_silent_platform_gives_a_timeout() {
 
 #[tokio::test]
 async fn a_malformed_shadow_answer_is_a_bad_payload() {
-    let (_broker, device, mut platform) = setup("shadowbad").await;
+    let (_broker, device, mut platform) = setup_mosquitto("shadowbad").await;
     let malformed = json!({"shadow": [{"service_id": 7}]});
     let (answer, request) = tokio::join!(
         device.get_shadow(Some("smokeDetector")),
@@ -708,4 +710,38 @@ async fn a_malformed_shadow_answer_is_a_bad_payload() {
         other => panic!("expected a bad payload, got {other:?}"),
     }
     device.close().await.expect("closes");
+}
+
+#[tokio::test]
+async fn the_platform_answers_the_shadow_with_the_reported_values() {
+    let (emulator, device, _platform) = setup("shadowemu").await;
+    let reported = object(json!({"alarm": 1, "temperature": 22.5}));
+    let report = ServiceProperties::new("smokeDetector", reported.clone());
+    device
+        .report_properties(vec![report])
+        .await
+        .expect("queued")
+        .await
+        .expect("acknowledged");
+    let desired = object(json!({"alarm": 0}));
+    emulator
+        .set_desired(device.device_id(), "smokeDetector", desired.clone())
+        .expect("desired set");
+
+    let shadow = within("the shadow", device.get_shadow(Some("smokeDetector")))
+        .await
+        .expect("a shadow");
+    assert_eq!(shadow.object_device_id.as_deref(), Some(device.device_id()));
+    let service = &shadow.shadow[0];
+    assert_eq!(service.service_id, "smokeDetector");
+    assert_eq!(
+        service.desired.as_ref().map(|d| &d.properties),
+        Some(&desired)
+    );
+    // The device has no property-set handler: the desired write was refused,
+    // so reported stays what the device reported.
+    assert_eq!(
+        service.reported.as_ref().map(|r| &r.properties),
+        Some(&reported)
+    );
 }

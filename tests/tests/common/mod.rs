@@ -1,6 +1,8 @@
-//! The one fixture every end-to-end test uses: a broker, a device on it and
-//! the platform side. Switching the backend (e.g. to the in-process
-//! emulator) means changing this file only.
+//! The one fixture every end-to-end test uses: a platform, a device on it
+//! and the platform side's test client. By default the platform is the
+//! in-process emulator (no broker to install); tests that need an
+//! independent broker (restarts, TLS setups, odd platform answers) use
+//! mosquitto.
 
 #![allow(
     dead_code,
@@ -15,6 +17,7 @@ use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use iot_sdk::{ConnectionState, IotDevice, IotDeviceBuilder};
+use iot_sdk_emulator::{DeviceRegistration, Emulator, EmulatorConfig};
 use iot_sdk_tests::{DEFAULT_TIMEOUT, Mosquitto, MosquittoConfig, Platform, Uplink};
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -22,14 +25,44 @@ use tokio::sync::mpsc::UnboundedReceiver;
 /// The device secret of every test device (anonymous brokers ignore it).
 pub const SECRET: &str = "test-device-secret";
 
-/// Starts a plain broker, connects the platform for a new device id starting
-/// with `prefix`, then connects a device with the default configuration.
-pub async fn setup(prefix: &str) -> (Mosquitto, IotDevice, Platform) {
+/// Starts an in-process emulator (the default platform of the tests),
+/// registers a new device id starting with `prefix`, attaches the platform
+/// to it, then connects the device with the default configuration.
+pub async fn setup(prefix: &str) -> (Emulator, IotDevice, Platform) {
     setup_with(prefix, |builder| builder).await
 }
 
 /// [`setup`] with the device's builder adjusted by `configure`.
 pub async fn setup_with(
+    prefix: &str,
+    configure: impl FnOnce(IotDeviceBuilder) -> IotDeviceBuilder,
+) -> (Emulator, IotDevice, Platform) {
+    iot_sdk_tests::init_tracing();
+    let device_id = new_device_id(prefix);
+    let registration = DeviceRegistration::secret(&device_id, SECRET);
+    let emulator = Emulator::start(EmulatorConfig::default().device(registration))
+        .await
+        .expect("the emulator starts");
+    // Before the device, so that the platform sees its very first publishes.
+    let platform = Platform::on_emulator(&emulator.app(), &device_id);
+    let device = configure(device_builder(&emulator.server_uri(), &device_id))
+        .build()
+        .expect("a valid device configuration");
+    within("the device to connect", device.connect())
+        .await
+        .expect("the device connects");
+    (emulator, device, platform)
+}
+
+/// Like [`setup`] on a mosquitto private to the test, for what needs an
+/// independent broker: restarts, TLS setups, a platform that answers
+/// shadow requests itself, echoes of the device's own publications.
+pub async fn setup_mosquitto(prefix: &str) -> (Mosquitto, IotDevice, Platform) {
+    setup_mosquitto_with(prefix, |builder| builder).await
+}
+
+/// [`setup_mosquitto`] with the device's builder adjusted by `configure`.
+pub async fn setup_mosquitto_with(
     prefix: &str,
     configure: impl FnOnce(IotDeviceBuilder) -> IotDeviceBuilder,
 ) -> (Mosquitto, IotDevice, Platform) {
