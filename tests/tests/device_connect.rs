@@ -19,8 +19,8 @@ use serde_json::json;
 use iot_sdk_emulator::{DeviceEvent, DeviceRegistration, Emulator, EmulatorConfig};
 
 use common::{
-    attach, device_builder, epoch_millis, new_device_id, setup, setup_mosquitto, setup_with,
-    start_broker, status_log, take_event_time, tls_server, wait_state, within,
+    attach, device_builder, epoch_millis, new_device_id, setup_mosquitto, setup_with, start_broker,
+    status_log, take_event_time, tls_server, wait_state, within,
 };
 
 #[tokio::test]
