@@ -24,9 +24,7 @@ use iot_sdk_tests::topics::{EVENTS_DOWN, EVENTS_UP, MESSAGES_DOWN, SHADOW_GET};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-use common::{
-    next, restart_broker, setup, setup_mosquitto, setup_mosquitto_with, setup_with, within,
-};
+use common::{next, restart_broker, setup, setup_mosquitto, setup_mosquitto_with, within};
 
 /// The §3.8 command, addressed to `device_id`.
 fn ring_alarm(device_id: &str) -> Value {
