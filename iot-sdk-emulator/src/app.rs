@@ -20,9 +20,10 @@ use tokio::sync::broadcast;
 use crate::error::EmulatorError;
 use crate::http::PackageInfo;
 use crate::lock;
-use crate::platform::{DeviceEvent, Platform, new_request_id};
+use crate::platform::{DeviceEvent, Platform};
 use crate::registry::{DeviceRegistration, DeviceStatus};
 use crate::trace::TraceEntry;
+use iot_sdk::protocol::topic::new_request_id;
 
 /// A cheap, cloneable handle on a running emulator's platform, for the
 /// application side (an [`Emulator`](crate::Emulator) derefs to one).

@@ -16,6 +16,7 @@ use iot_sdk::protocol::payload::{
 };
 use iot_sdk::protocol::services::time_sync::{self, TimeSyncRequest, TimeSyncResponse};
 use iot_sdk::protocol::time::epoch_millis;
+use iot_sdk::protocol::topic::new_request_id;
 use iot_sdk::protocol::topic::{Topic, TopicKind, system_filters};
 use serde::Serialize;
 use tokio::sync::{broadcast, oneshot};
@@ -511,39 +512,5 @@ impl BrokerHooks for Platform {
                 reason,
             });
         }
-    }
-}
-
-/// A random UUID (version 4) as the platform's request ids look.
-pub(crate) fn new_request_id() -> String {
-    const VERSION_MASK: u128 = 0xf << 76;
-    const VERSION_4: u128 = 0x4 << 76;
-    const VARIANT_MASK: u128 = 0x3 << 62;
-    const VARIANT_RFC: u128 = 0x2 << 62;
-    let random = fastrand::u128(..);
-    let bits = (random & !VERSION_MASK & !VARIANT_MASK) | VERSION_4 | VARIANT_RFC;
-    let hex = format!("{bits:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_ids_look_like_uuids_v4() {
-        let id = new_request_id();
-        let groups: Vec<usize> = id.split('-').map(str::len).collect();
-        assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
-        assert_eq!(&id[14..15], "4", "{id}");
-        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
-        assert_ne!(new_request_id(), id);
     }
 }

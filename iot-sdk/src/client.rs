@@ -17,7 +17,7 @@ use crate::protocol::payload::{
     ShadowGetResponse,
 };
 use crate::protocol::time::EventTime;
-use crate::protocol::topic::{Topic, TopicKind};
+use crate::protocol::topic::{Topic, TopicKind, new_request_id};
 use crate::transport::{ConnectionState, Delivery, Inbound, Transport};
 
 /// The publishing half of a device, shared by the application API, the
@@ -184,35 +184,5 @@ fn credentials(config: &DeviceConfig, now: DateTime<Utc>) -> Credentials {
         crate::config::Auth::X509 { .. } => {
             Credentials::x509(&config.device_id, config.signature, now)
         }
-    }
-}
-
-/// A random request id in UUID v4 form, as the other SDKs use.
-pub(crate) fn new_request_id() -> String {
-    let bits = fastrand::u128(..);
-    let bits = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
-    let hex = format!("{bits:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_ids_are_uuid_v4_shaped_and_unique() {
-        let a = new_request_id();
-        let b = new_request_id();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 36);
-        assert_eq!(&a[14..15], "4");
-        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
     }
 }

@@ -267,6 +267,26 @@ impl fmt::Display for Topic {
     }
 }
 
+/// A new request id: a random UUID (version 4), as the official SDKs and
+/// the platform choose them (§2.8).
+pub fn new_request_id() -> String {
+    const VERSION_MASK: u128 = 0xf << 76;
+    const VERSION_4: u128 = 0x4 << 76;
+    const VARIANT_MASK: u128 = 0x3 << 62;
+    const VARIANT_RFC: u128 = 0x2 << 62;
+    let random = fastrand::u128(..);
+    let bits = (random & !VERSION_MASK & !VARIANT_MASK) | VERSION_4 | VARIANT_RFC;
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 /// The subscription filters for the system downlinks of `device_id`, in the
 /// order of §1.9. The real platform subscribes them itself; a plain broker
 /// needs them. Request filters also match the device's own responses on such
@@ -489,6 +509,16 @@ mod tests {
         ] {
             assert_eq!(Topic::parse(wire), None, "{wire}");
         }
+    }
+
+    #[test]
+    fn request_ids_look_like_uuids_v4() {
+        let id = new_request_id();
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+        assert_eq!(&id[14..15], "4", "{id}");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
+        assert_ne!(new_request_id(), id);
     }
 
     #[test]

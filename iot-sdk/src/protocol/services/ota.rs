@@ -64,9 +64,10 @@ impl PackageKind {
     }
 }
 
-/// `version_query`: `{}`, or the task fields for gateway batch tasks.
+/// The task fields that `version_query` and the upgrade events carry for
+/// gateway batch tasks; all absent for a single device.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct VersionQuery {
+pub struct BatchTask {
     /// Gateway/batch task id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
@@ -76,6 +77,14 @@ pub struct VersionQuery {
     /// Batch task extras: a string or an object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_ext_info: Option<Value>,
+}
+
+/// `version_query`: `{}`, or the task fields for gateway batch tasks.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct VersionQuery {
+    /// The gateway/batch task, when the event belongs to one.
+    #[serde(flatten)]
+    pub task: BatchTask,
 }
 
 impl VersionQuery {
@@ -131,15 +140,9 @@ pub struct UpgradePackage {
     /// Free text attached to the package.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_info: Option<String>,
-    /// Gateway/batch task id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_id: Option<String>,
-    /// Number of child devices in the task.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub_device_count: Option<u64>,
-    /// Batch task extras: a string or an object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_ext_info: Option<Value>,
+    /// The gateway/batch task, when the event belongs to one.
+    #[serde(flatten)]
+    pub task: BatchTask,
 }
 
 impl UpgradePackage {
@@ -248,9 +251,9 @@ mod tests {
         )
         .decode_paras()
         .unwrap();
-        assert_eq!(batch.task_id.as_deref(), Some("t1"));
-        assert_eq!(batch.sub_device_count, Some(3));
-        assert_eq!(batch.task_ext_info, Some(json!({"k": "v"})));
+        assert_eq!(batch.task.task_id.as_deref(), Some("t1"));
+        assert_eq!(batch.task.sub_device_count, Some(3));
+        assert_eq!(batch.task.task_ext_info, Some(json!({"k": "v"})));
     }
 
     #[test]
@@ -283,7 +286,7 @@ mod tests {
         assert_eq!(package.file_size, Some(1024));
         assert_eq!(package.access_token.as_deref(), Some("tok"));
         assert_eq!(package.expires, Some(86400));
-        assert_eq!(package.task_ext_info, Some(json!("extra")));
+        assert_eq!(package.task.task_ext_info, Some(json!("extra")));
         assert_eq!(serde_json::to_value(&package).unwrap(), paras);
     }
 
