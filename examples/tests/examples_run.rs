@@ -1,0 +1,68 @@
+//! Every example plays its session against the embedded platform and exits 0.
+//!
+//! `cargo test` builds the examples next to this test's binary
+//! (`target/<profile>/examples/`); this runs each one as a user would.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const EXAMPLES: [&str; 6] = [
+    "smoke_detector",
+    "command_sample",
+    "message_sample",
+    "properties_sample",
+    "device_shadow_sample",
+    "custom_topic_sample",
+];
+
+fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    // target/<profile>/deps/examples_run-… -> target/<profile>/examples/<name>
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary sits in target/<profile>/deps");
+    profile_dir.join("examples").join(name)
+}
+
+#[test]
+fn every_example_finishes_its_demo_on_the_embedded_platform() {
+    for name in EXAMPLES {
+        let output = Command::new(example_path(name))
+            .env_remove("IOTDA_SERVER")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap_or_else(|e| panic!("{name} could not start: {e}"));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && stdout.contains("demo finished"),
+            "{name} failed ({}):\n{stdout}\n{stderr}",
+            output.status
+        );
+        // The user sees both sides of the conversation.
+        assert!(
+            stdout.contains("device →"),
+            "{name}: no device traffic shown"
+        );
+        assert!(
+            stdout.contains("platform →"),
+            "{name}: no platform traffic shown"
+        );
+    }
+}
+
+#[test]
+fn a_bad_environment_names_the_variable() {
+    let output = Command::new(example_path("command_sample"))
+        .env("IOTDA_SERVER", "mqtt://127.0.0.1:1")
+        .env_remove("IOTDA_DEVICE_ID")
+        .output()
+        .expect("the example starts");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "error: bad configuration: IOTDA_DEVICE_ID is not set"
+    );
+}
