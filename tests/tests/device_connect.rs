@@ -312,11 +312,20 @@ async fn state_follows_connect_and_close() {
         .report_message(&iot_sdk::DeviceMessage::new("late"))
         .await;
     assert!(matches!(late, Err(Error::Stopped)), "{late:?}");
-    // A DISCONNECT, not a dropped socket.
-    let log = broker.log().expect("log");
-    assert!(
+    // A DISCONNECT, not a dropped socket (mosquitto may log it a moment later).
+    let disconnected = |log: &str| {
         log.lines()
-            .any(|l| l.contains(&format!("Client {device_id}_")) && l.ends_with(" disconnected.")),
-        "{log}"
-    );
+            .any(|l| l.contains(&format!("Client {device_id}_")) && l.ends_with(" disconnected."))
+    };
+    let logged = within("mosquitto to log the DISCONNECT", async {
+        loop {
+            let log = broker.log().expect("log");
+            if disconnected(&log) {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(disconnected(&logged));
 }
