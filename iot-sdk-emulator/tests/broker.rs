@@ -118,6 +118,27 @@ struct Client {
     stream: paho::AsyncReceiver<Option<paho::Message>>,
 }
 
+impl Drop for Client {
+    fn drop(&mut self) {
+        release(self.client.clone());
+    }
+}
+/// Lets go of a paho client without deadlocking the process.
+///
+/// paho destroys a client on its own callback thread, under its global lock,
+/// when a callback (a completing token) holds the last clone, and then hangs
+/// every client. So the last clone is made ours: disconnect, take the lock
+/// once (waiting out running callbacks), give late completions a moment, and
+/// drop it on a plain thread.
+fn release(client: paho::AsyncClient) {
+    std::thread::spawn(move || {
+        let _ = client.disconnect(None).wait_for(Duration::from_secs(1));
+        let _ = client.is_connected();
+        std::thread::sleep(Duration::from_millis(200));
+        drop(client);
+    });
+}
+
 impl Client {
     fn new(uri: &str, client_id: &str) -> Client {
         let options = paho::CreateOptionsBuilder::new()

@@ -355,8 +355,14 @@ impl Subscriber {
 impl Drop for Subscriber {
     fn drop(&mut self) {
         // Dropping a paho client blocks about a second: not on the runtime.
+        // Taking paho's lock once and waiting a moment makes this the last
+        // clone: destroyed on paho's callback thread, a client deadlocks paho.
         if let Some(client) = self.client.take() {
-            std::thread::spawn(move || drop(client));
+            std::thread::spawn(move || {
+                let _ = client.is_connected();
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                drop(client);
+            });
         }
     }
 }
