@@ -3,6 +3,11 @@
 //! `cargo test` builds the examples next to this test's binary
 //! (`target/<profile>/examples/`); this runs each one as a user would.
 
+#![allow(
+    clippy::expect_used,
+    reason = "a helper of the test fails it by panicking"
+)]
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -354,14 +354,16 @@ impl Subscriber {
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        // Dropping a paho client blocks about a second: not on the runtime.
-        // Taking paho's lock once and waiting a moment makes this the last
-        // clone: destroyed on paho's callback thread, a client deadlocks paho.
+        // Never destroy a test client: paho's tokens hold clones of it, and one
+        // completing after ours is gone destroys the client on paho's callback
+        // thread, which deadlocks every client. The test process is short-lived.
         if let Some(client) = self.client.take() {
             std::thread::spawn(move || {
-                let _ = client.is_connected();
-                std::thread::sleep(std::time::Duration::from_millis(200));
-                drop(client);
+                // Settled first, so that no token of this client is left pending.
+                let _ = client
+                    .disconnect(None)
+                    .wait_for(std::time::Duration::from_secs(1));
+                std::mem::forget(client);
             });
         }
     }
