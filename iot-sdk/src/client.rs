@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 use crate::config::DeviceConfig;
 use crate::error::{Error, Result};
@@ -18,7 +18,7 @@ use crate::protocol::payload::{
 };
 use crate::protocol::time::EventTime;
 use crate::protocol::topic::{Topic, TopicKind, new_request_id};
-use crate::transport::{ConnectionState, Delivery, Inbound, Transport};
+use crate::transport::{Delivery, Inbound, Transport};
 
 /// The publishing half of a device, shared by the application API, the
 /// dispatcher and the system services.
@@ -64,10 +64,6 @@ impl Client {
         self.transport
             .get()
             .ok_or_else(|| Error::Connection("not connected yet: call connect() first".into()))
-    }
-
-    pub(crate) fn state(&self) -> Option<watch::Receiver<ConnectionState>> {
-        self.transport.get().map(Transport::state)
     }
 
     /// Publishes raw bytes on any topic with the configured QoS.

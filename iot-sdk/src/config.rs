@@ -92,7 +92,6 @@ pub struct IotDeviceBuilder {
     max_inflight: Option<usize>,
     outbox: Option<OutboxConfig>,
     reconnect: Option<ReconnectConfig>,
-    extra_subscriptions: Vec<String>,
 }
 
 impl IotDeviceBuilder {
@@ -287,35 +286,33 @@ impl IotDeviceBuilder {
             .server
             .ok_or_else(|| Error::Config("no server: call server()".into()))?;
         let endpoint = Endpoint::parse(&server, self.port)?;
-        let keep_alive = self.keep_alive.unwrap_or(Duration::from_secs(120));
-        if !(30..=1200).contains(&keep_alive.as_secs()) || keep_alive.subsec_nanos() != 0 {
-            return Err(Error::Config(format!(
-                "keep_alive must be a whole number of seconds from 30 to 1200, got {keep_alive:?}"
-            )));
-        }
         let tls = tls_config(
             endpoint.tls,
             &auth,
             self.ca_file,
             !self.skip_host_name_verification,
         )?;
-        let subscribe_system_topics = self.subscribe_system_topics.unwrap_or(true);
-        let mut subscriptions = Vec::new();
-        if subscribe_system_topics {
-            subscriptions.extend(crate::protocol::topic::system_filters(&device_id));
-        }
-        subscriptions.extend(self.extra_subscriptions);
-        let outbox = self.outbox.unwrap_or(OutboxConfig {
-            capacity: 10_000,
-            overflow: OverflowPolicy::Wait,
-        });
-        if outbox.capacity == 0 {
-            return Err(Error::Config("outbox capacity must be at least 1".into()));
-        }
-        let max_inflight = self.max_inflight.unwrap_or(100);
-        if max_inflight == 0 || max_inflight > 65_535 {
-            return Err(Error::Config("max_inflight must be 1 to 65535".into()));
-        }
+        let subscriptions = if self.subscribe_system_topics.unwrap_or(true) {
+            crate::protocol::topic::system_filters(&device_id)
+        } else {
+            Vec::new()
+        };
+        let transport = TransportConfig {
+            host: endpoint.host,
+            port: endpoint.port,
+            tls,
+            keep_alive: self.keep_alive.unwrap_or(Duration::from_secs(120)),
+            connect_timeout: self.connect_timeout.unwrap_or(Duration::from_secs(30)),
+            max_inflight: self.max_inflight.unwrap_or(100),
+            outbox: self.outbox.unwrap_or(OutboxConfig {
+                capacity: 10_000,
+                overflow: OverflowPolicy::Wait,
+            }),
+            reconnect: self.reconnect.unwrap_or_default(),
+            subscriptions,
+        };
+        // Ranges are checked here, at build(); certificate files when connecting.
+        transport.check()?;
         Ok(DeviceConfig {
             device_id,
             auth,
@@ -324,17 +321,7 @@ impl IotDeviceBuilder {
             request_timeout: self.request_timeout.unwrap_or(Duration::from_secs(10)),
             connection_logs: self.connection_logs.unwrap_or(true),
             report_sdk_info: self.report_sdk_info.unwrap_or(true),
-            transport: TransportConfig {
-                host: endpoint.host,
-                port: endpoint.port,
-                tls,
-                keep_alive,
-                connect_timeout: self.connect_timeout.unwrap_or(Duration::from_secs(30)),
-                max_inflight,
-                outbox,
-                reconnect: self.reconnect.unwrap_or_default(),
-                subscriptions,
-            },
+            transport,
         })
     }
 }

@@ -17,7 +17,7 @@ use crate::protocol::payload::{
     ServiceProperties, ShadowGetResponse,
 };
 use crate::protocol::topic::{Topic, TopicKind};
-use crate::transport::{ConnectionState, Delivery};
+use crate::transport::{ConnectionState, Delivery, Transport};
 
 /// One device on IoTDA: connects, reports, and answers the platform.
 ///
@@ -91,10 +91,7 @@ impl IotDevice {
 
     /// The connection state, observable as it changes.
     pub fn state(&self) -> Result<watch::Receiver<ConnectionState>> {
-        self.shared
-            .client
-            .state()
-            .ok_or_else(|| Error::Connection("not connected yet: call connect() first".into()))
+        self.shared.client.transport().map(Transport::state)
     }
 
     /// Waits for Ctrl-C or for the connection to stop for good, then closes.

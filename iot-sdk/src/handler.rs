@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 
+use crate::protocol::filter::filter_matches;
 use crate::protocol::payload::{
     Command, CommandResponse, DeviceMessage, Event, PropertiesGetRequest, PropertiesSetRequest,
     ServiceProperties,
@@ -101,42 +102,9 @@ impl Handlers {
     }
 }
 
-/// MQTT topic-filter matching (`+` one level, `#` the rest). Filters that
-/// start with a wildcard never match `$` topics, as in MQTT 3.1.1 §4.7.2.
-pub(crate) fn filter_matches(filter: &str, topic: &str) -> bool {
-    if topic.starts_with('$') && filter.starts_with(['+', '#']) {
-        return false;
-    }
-    let mut levels = topic.split('/');
-    for pattern in filter.split('/') {
-        match (pattern, levels.next()) {
-            ("#", _) => return true,
-            ("+", Some(_)) => {}
-            (p, Some(level)) if p == level => {}
-            _ => return false,
-        }
-    }
-    levels.next().is_none()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn filters_match_like_mqtt() {
-        let t = "$oc/devices/d/user/a/b";
-        assert!(filter_matches("$oc/devices/d/user/a/b", t));
-        assert!(filter_matches("$oc/devices/d/user/#", t));
-        assert!(filter_matches("$oc/devices/+/user/+/b", t));
-        assert!(filter_matches("$oc/devices/d/user/a/b/#", t));
-        assert!(!filter_matches("$oc/devices/d/user/a", t));
-        assert!(!filter_matches("$oc/devices/d/user/+", t));
-        assert!(!filter_matches("#", t));
-        assert!(!filter_matches("+/devices/d/user/a/b", t));
-        assert!(filter_matches("#", "plain/topic"));
-        assert!(filter_matches("plain/+", "plain/topic"));
-    }
 
     #[tokio::test]
     async fn a_panicking_handler_becomes_an_error() {

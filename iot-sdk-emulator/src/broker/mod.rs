@@ -52,7 +52,6 @@ mod router;
 mod session;
 #[cfg(feature = "tls")]
 mod tls;
-mod topic;
 
 use std::fmt;
 use std::io;
@@ -61,6 +60,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
+use iot_sdk::protocol::filter::is_valid_topic_name;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -438,7 +438,7 @@ impl BrokerHandle {
             payload: payload.into(),
             qos,
         };
-        if !topic::is_valid_name(&message.topic) {
+        if !is_valid_topic_name(&message.topic) {
             return Err(invalid_input(
                 "topic name must be non-empty without wildcards",
             ));

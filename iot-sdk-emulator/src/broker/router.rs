@@ -9,7 +9,9 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 
-use super::{Accepted, ConnectInfo, DisconnectReason, Message, QoS, topic};
+use iot_sdk::protocol::filter::{filter_matches, is_valid_filter};
+
+use super::{Accepted, ConnectInfo, DisconnectReason, Message, QoS};
 
 /// Identifies one accepted connection (client ids can repeat over time).
 pub(crate) type SessionId = u64;
@@ -68,7 +70,7 @@ impl Session {
     fn delivery_qos(&self, message: &Message) -> Option<QoS> {
         self.filters
             .iter()
-            .filter(|(filter, _)| topic::matches(filter, &message.topic))
+            .filter(|(filter, _)| filter_matches(filter, &message.topic))
             .map(|&(_, granted)| granted.min(message.qos))
             .max()
     }
@@ -114,7 +116,7 @@ impl Router {
             kill,
         };
         for (filter, qos) in subscriptions {
-            if topic::is_valid_filter(&filter) {
+            if is_valid_filter(&filter) {
                 session.subscribe(filter, qos);
             }
         }

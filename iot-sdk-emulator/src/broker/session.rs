@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
+use iot_sdk::protocol::filter::{is_valid_filter, is_valid_topic_name};
 use rumqttc::mqttbytes::v4::{
     Codec, ConnAck, Connect, ConnectReturnCode as WireCode, Packet, PubAck, Publish, SubAck,
     Subscribe, SubscribeFilter, SubscribeReasonCode, UnsubAck,
@@ -21,7 +22,7 @@ use tokio_util::codec::Framed;
 use super::router::{Kill, SessionId};
 use super::{
     Accepted, Acceptor, ConnectInfo, ConnectReturnCode, DisconnectReason, Message, PublishVerdict,
-    QoS, Shared, topic,
+    QoS, Shared,
 };
 
 /// Time allowed for the TLS handshake plus the CONNECT packet.
@@ -261,7 +262,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             WireQoS::AtLeastOnce => QoS::AtLeastOnce,
             WireQoS::ExactlyOnce => return Err(self.protocol_error(&"QoS 2 is not supported")),
         };
-        if !topic::is_valid_name(&publish.topic) {
+        if !is_valid_topic_name(&publish.topic) {
             return Err(self.protocol_error(&"invalid topic name"));
         }
         let message = Message {
@@ -293,7 +294,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     fn subscribe(&self, filters: Vec<SubscribeFilter>) -> Vec<SubscribeReasonCode> {
         let mut router = self.registration.shared.router();
         let subscribe_one = |filter: SubscribeFilter| {
-            if !topic::is_valid_filter(&filter.path) {
+            if !is_valid_filter(&filter.path) {
                 return SubscribeReasonCode::Failure;
             }
             let granted = match filter.qos {

@@ -4,6 +4,7 @@
 //! Section numbers (§) refer to `iotda-protocol.md`.
 //!
 //! * [`auth`]: client id, user name and password of the MQTT CONNECT (§1.3, §1.4).
+//! * [`filter`]: MQTT topic-name and topic-filter rules and matching.
 //! * [`topic`]: the `$oc/devices/{device_id}/…` topics, formatted and parsed
 //!   by one enum (§1.9, §2.1, §2.2, §2.8).
 //! * [`payload`]: serde types of the JSON bodies (§3).
@@ -17,6 +18,7 @@
 // Tests may unwrap; the library build of this module is still checked.
 
 pub mod auth;
+pub mod filter;
 pub mod payload;
 pub mod services;
 pub mod time;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::protocol::filter::{is_valid_filter, is_valid_topic_name};
 
 /// Keep-alive range accepted by the platform (protocol notes §1.2).
 const KEEP_ALIVE_RANGE: RangeInclusive<Duration> =
@@ -40,6 +41,12 @@ impl TransportConfig {
     /// Reads the certificate and key files, so call it off the async runtime or
     /// accept a short blocking read. Errors name the offending setting or file.
     pub fn validate(&self) -> Result<()> {
+        self.check()?;
+        self.tls.as_ref().map_or(Ok(()), super::tls::check_files)
+    }
+
+    /// Checks every setting without touching the file system.
+    pub fn check(&self) -> Result<()> {
         let bad = |what: String| Err(Error::Config(what));
         if self.host.is_empty() || self.host.contains(|c: char| c.is_whitespace() || c == '/') {
             return bad(format!(
@@ -50,9 +57,10 @@ impl TransportConfig {
         if self.port == 0 {
             return bad("port must not be 0".into());
         }
-        if !KEEP_ALIVE_RANGE.contains(&self.keep_alive) {
+        // MQTT carries the keep-alive in whole seconds.
+        if !KEEP_ALIVE_RANGE.contains(&self.keep_alive) || self.keep_alive.subsec_nanos() != 0 {
             return bad(format!(
-                "keep_alive {:?} is outside 30 s..=1200 s",
+                "keep_alive must be a whole number of seconds from 30 to 1200, got {:?}",
                 self.keep_alive
             ));
         }
@@ -74,10 +82,7 @@ impl TransportConfig {
         if self.reconnect.min_backoff > self.reconnect.max_backoff {
             return bad("reconnect min_backoff exceeds max_backoff".into());
         }
-        self.subscriptions
-            .iter()
-            .try_for_each(|f| check_filter(f))?;
-        self.tls.as_ref().map_or(Ok(()), super::tls::check_files)
+        self.subscriptions.iter().try_for_each(|f| check_filter(f))
     }
 
     /// The URI paho connects to: `tcp://host:port` or `ssl://host:port`.
@@ -195,36 +200,22 @@ impl fmt::Debug for ClientCert {
 
 /// Checks a publish topic: non-empty, no wildcard, no NUL, at most 65 535 bytes.
 pub(crate) fn check_topic(topic: &str) -> Result<()> {
-    if topic.is_empty() || topic.len() > usize::from(u16::MAX) {
-        return Err(Error::Config(format!(
-            "topic length {} is outside 1..=65535",
-            topic.len()
-        )));
+    if is_valid_topic_name(topic) {
+        return Ok(());
     }
-    if topic.contains(['+', '#', '\0']) {
-        return Err(Error::Config(format!(
-            "topic {topic:?} contains a wildcard or NUL"
-        )));
-    }
-    Ok(())
+    Err(Error::Config(format!(
+        "topic {topic:?} is empty, longer than 65535 bytes, or contains a wildcard or NUL"
+    )))
 }
 
 /// Checks a subscription filter: wildcards only as whole levels, `#` only last.
 ///
 /// A malformed filter would make the broker drop the connection after every CONNACK.
 pub(crate) fn check_filter(filter: &str) -> Result<()> {
-    let bad = || Err(Error::Config(format!("invalid topic filter {filter:?}")));
-    if filter.is_empty() || filter.len() > usize::from(u16::MAX) || filter.contains('\0') {
-        return bad();
+    if is_valid_filter(filter) {
+        return Ok(());
     }
-    let levels: Vec<&str> = filter.split('/').collect();
-    for (i, level) in levels.iter().enumerate() {
-        let whole_wildcard = *level == "+" || (*level == "#" && i == levels.len() - 1);
-        if level.contains(['+', '#']) && !whole_wildcard {
-            return bad();
-        }
-    }
-    Ok(())
+    Err(Error::Config(format!("invalid topic filter {filter:?}")))
 }
 
 #[cfg(test)]
