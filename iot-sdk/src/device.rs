@@ -1,22 +1,25 @@
 //! [`IotDevice`]: the application's handle on one device connection.
 
+use std::any::TypeId;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tracing::{Instrument, info_span};
+use tracing::{Instrument, info_span, warn};
 
 use crate::client::Client;
 use crate::config::{DeviceConfig, IotDeviceBuilder};
 use crate::dispatch::{self, Shared};
 use crate::error::{Error, Result};
 use crate::handler::{HandlerResult, RawMessage, handler};
+use crate::protocol::model::ServiceCapability;
 use crate::protocol::payload::{
     Command, CommandResponse, DeviceMessage, Event, PropertiesGetRequest, PropertiesSetRequest,
     ServiceProperties, ShadowGetResponse,
 };
 use crate::protocol::topic::{Topic, TopicKind};
+use crate::service::{IotService, Service, ServiceCell, ServiceEntry, unadded_commands};
 use crate::transport::{ConnectionState, Delivery, Transport};
 
 /// One device on IoTDA: connects, reports, and answers the platform.
@@ -53,7 +56,8 @@ impl IotDevice {
     pub(crate) fn new(config: DeviceConfig) -> Self {
         IotDevice {
             shared: Arc::new(Shared {
-                client: Client::new(config),
+                client: Arc::new(Client::new(config)),
+                reporter: Arc::default(),
                 handlers: RwLock::default(),
                 greeted: watch::Sender::new(0),
             }),
@@ -73,6 +77,9 @@ impl IotDevice {
         let span = info_span!("device", id = %self.device_id());
         if let Some((_, inbound)) = self.shared.client.start() {
             tokio::spawn(dispatch::run(self.shared.clone(), inbound).instrument(span.clone()));
+            let _entered = span.enter();
+            self.shared.reporter.start(self.shared.client.clone());
+            self.warn_unadded_commands();
         }
         self.shared
             .client
@@ -172,6 +179,56 @@ impl IotDevice {
             hs.topics.push((filter.clone(), h));
         });
         self.shared.client.transport()?.subscribe(filter).await
+    }
+
+    // ---- services ---------------------------------------------------------
+
+    /// Adds a service: the platform's property reads and writes and its
+    /// commands for `S`'s service id go to it from now on (before the
+    /// handlers installed with `on_command` and friends, which keep serving
+    /// the other services). Fails when a service with the same id is
+    /// already added or two `#[command]` methods of `S` share a name.
+    pub fn add_service<S: IotService>(&self, service: S) -> Result<Service<S>> {
+        let cell = Arc::new(ServiceCell::new(service)?);
+        let entry: Arc<dyn ServiceEntry> = cell.clone();
+        let service_id = S::info().service_id;
+        let mut added = false;
+        self.shared.update_handlers(|h| {
+            if h.service(service_id).is_none() {
+                h.services.push(entry);
+                added = true;
+            }
+        });
+        if !added {
+            return Err(Error::Config(format!(
+                "service {service_id} is added twice"
+            )));
+        }
+        Ok(Service::new(cell, self.shared.clone()))
+    }
+
+    /// The added services as product-model JSON (§5.1), ready to compare
+    /// with the model or to paste into the console.
+    pub fn service_capabilities(&self) -> Vec<ServiceCapability> {
+        let handlers = self.shared.handlers();
+        handlers.services.iter().map(|s| s.capability()).collect()
+    }
+
+    /// `#[command]` methods of a type that was never added as a service
+    /// can never be called: say so once, when the device connects.
+    fn warn_unadded_commands(&self) {
+        let handlers = self.shared.handlers();
+        if handlers.services.is_empty() {
+            return;
+        }
+        let added: Vec<TypeId> = handlers.services.iter().map(|s| s.type_id()).collect();
+        for command in unadded_commands(&added) {
+            warn!(
+                command = command.name,
+                service_type = (command.service_type_name)(),
+                "command registered for a service that is not added to this device"
+            );
+        }
     }
 
     // ---- handlers ---------------------------------------------------------

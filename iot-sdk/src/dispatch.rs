@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tracing::{Instrument, debug, warn};
 
 use crate::client::Client;
-use crate::handler::{HandlerResult, Handlers, RawMessage, call_guarded};
+use crate::handler::{HandlerResult, Handlers, RawMessage, call_guarded, catch_panics};
 use crate::protocol::decode;
 use crate::protocol::payload::{
     Command, CommandResponse, DeviceMessage, EventEnvelope, PropertiesGetRequest,
@@ -19,11 +19,14 @@ use crate::protocol::payload::{
 };
 use crate::protocol::services::{log, sdk_info};
 use crate::protocol::topic::{Topic, TopicKind};
+use crate::service::Reporter;
 use crate::transport::Inbound;
 
 /// What the dispatcher and the public API share.
 pub(crate) struct Shared {
-    pub client: Client,
+    pub client: Arc<Client>,
+    /// Publishes the property reports of services, merged.
+    pub reporter: Arc<Reporter>,
     pub handlers: RwLock<Handlers>,
     /// Counts connections whose §1.11 events are queued, so `connect()` can
     /// return only after them: they are the first publishes of a connection.
@@ -93,7 +96,7 @@ async fn route(shared: &Shared, message: RawMessage) {
             respond(client, &topic, &answer).await;
         }
         TopicKind::PropertiesSet { .. } => {
-            let answer = answer_properties_set(&handlers, payload).await;
+            let answer = answer_properties_set(shared, &handlers, payload).await;
             respond(client, &topic, &answer).await;
         }
         TopicKind::PropertiesGet { .. } => {
@@ -127,29 +130,93 @@ async fn answer_command(handlers: &Handlers, payload: &[u8]) -> CommandResponse 
         Ok(command) => command,
         Err(why) => return CommandResponse::failure(why),
     };
+    if let Some(service) = handlers.service(&command.service_id) {
+        let Some(run) = service.command(&command.command_name, command.paras) else {
+            return CommandResponse::failure(format!(
+                "command not found: {}",
+                command.command_name
+            ));
+        };
+        return catch_panics(run)
+            .await
+            .unwrap_or_else(|e| CommandResponse::failure(e.to_string()));
+    }
     let Some(handler) = &handlers.command else {
-        return CommandResponse::failure(format!(
-            "no handler for command {} of service {}",
-            command.command_name, command.service_id
-        ));
+        let why = format!(
+            "service not found: {} (not added, no command handler)",
+            command.service_id
+        );
+        return CommandResponse::failure(why);
     };
     call_guarded(handler, command)
         .await
         .unwrap_or_else(|e| CommandResponse::failure(e.to_string()))
 }
 
-async fn answer_properties_set(handlers: &Handlers, payload: &[u8]) -> ResultResponse {
-    let request: PropertiesSetRequest = match parse(payload) {
-        Ok(request) => request,
-        Err(why) => return ResultResponse::failure(why),
+async fn answer_properties_set(
+    shared: &Shared,
+    handlers: &Handlers,
+    payload: &[u8],
+) -> ResultResponse {
+    let outcome = match parse(payload) {
+        Ok(request) => catch_panics(write_properties(shared, handlers, request))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string())),
+        Err(why) => Err(why),
     };
-    let Some(handler) = &handlers.properties_set else {
-        return ResultResponse::failure("no handler for property writes");
-    };
-    match call_guarded(handler, request).await {
+    match outcome {
         Ok(()) => ResultResponse::success(),
-        Err(e) => ResultResponse::failure(e.to_string()),
+        Err(why) => ResultResponse::failure(why),
     }
+}
+
+/// Writes the values of a property set, all or nothing: the values for
+/// added services are checked before any service or handler sees them.
+async fn write_properties(
+    shared: &Shared,
+    handlers: &Handlers,
+    request: PropertiesSetRequest,
+) -> Result<(), String> {
+    let mut staged = Vec::new();
+    let mut others = Vec::new();
+    for service in request.services {
+        match handlers.service(&service.service_id) {
+            Some(entry) => {
+                let write = entry
+                    .stage(&service.properties)
+                    .map_err(|e| e.to_string())?;
+                staged.push((entry, write));
+            }
+            None => others.push(service),
+        }
+    }
+    if let Some(unknown) = others.first() {
+        let Some(handler) = &handlers.properties_set else {
+            return Err(format!(
+                "service not found: {} (not added, no property-write handler)",
+                unknown.service_id
+            ));
+        };
+        let rest = PropertiesSetRequest {
+            object_device_id: request.object_device_id,
+            services: others,
+        };
+        call_guarded(handler, rest)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let mut written = Vec::with_capacity(staged.len());
+    for (entry, write) in staged {
+        written.push(entry.apply(write).await);
+    }
+    written.retain(|service| !service.properties.is_empty());
+    // Like the official SDKs: report the new values, then answer.
+    if !written.is_empty()
+        && let Err(e) = shared.reporter.report(written).await
+    {
+        warn!(error = %e, "could not report the written properties");
+    }
+    Ok(())
 }
 
 /// A property-get answer: the services, or on failure an empty list with
@@ -166,12 +233,9 @@ struct PropertiesGetAnswer {
 async fn answer_properties_get(handlers: &Handlers, payload: &[u8]) -> PropertiesGetAnswer {
     let outcome = match parse::<PropertiesGetRequest>(payload) {
         Err(why) => Err(why),
-        Ok(request) => match &handlers.properties_get {
-            None => Err("no handler for property reads".to_string()),
-            Some(handler) => call_guarded(handler, request)
-                .await
-                .map_err(|e| e.to_string()),
-        },
+        Ok(request) => catch_panics(read_properties(handlers, request))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string())),
     };
     match outcome {
         Ok(services) => PropertiesGetAnswer {
@@ -188,6 +252,41 @@ async fn answer_properties_get(handlers: &Handlers, payload: &[u8]) -> Propertie
             }
         }
     }
+}
+
+/// One service, or with no `service_id` every added service followed by
+/// what the application's handler returns.
+async fn read_properties(
+    handlers: &Handlers,
+    request: PropertiesGetRequest,
+) -> Result<Vec<ServiceProperties>, String> {
+    let wanted = request.service_id.as_deref();
+    if let Some(entry) = wanted.and_then(|id| handlers.service(id)) {
+        return Ok(vec![entry.read_all().await]);
+    }
+    let mut services = Vec::new();
+    if wanted.is_none() {
+        for entry in &handlers.services {
+            services.push(entry.read_all().await);
+        }
+    }
+    match &handlers.properties_get {
+        Some(handler) => services.extend(
+            call_guarded(handler, request)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        None if !services.is_empty() => {}
+        None => {
+            return Err(match wanted {
+                Some(id) => {
+                    format!("service not found: {id} (not added, no property-read handler)")
+                }
+                None => "no handler for property reads".to_string(),
+            });
+        }
+    }
+    Ok(services)
 }
 
 async fn on_message_down(handlers: &Handlers, message: RawMessage) {

@@ -12,6 +12,7 @@ use crate::protocol::payload::{
     Command, CommandResponse, DeviceMessage, Event, PropertiesGetRequest, PropertiesSetRequest,
     ServiceProperties,
 };
+use crate::service::ServiceEntry;
 
 /// The error a handler returns; its text becomes the failure description
 /// the platform sees.
@@ -57,10 +58,15 @@ pub(crate) async fn call_guarded<In, T>(
     // The closure may panic before it returns its future, or the future while it runs.
     let future = std::panic::catch_unwind(AssertUnwindSafe(|| handler(input)))
         .map_err(|panic| panicked(&*panic))?;
+    catch_panics(future).await?
+}
+
+/// Runs a future, turning a panic into an error.
+pub(crate) async fn catch_panics<F: Future>(future: F) -> HandlerResult<F::Output> {
     AssertUnwindSafe(future)
         .catch_unwind()
         .await
-        .unwrap_or_else(|panic| Err(panicked(&*panic)))
+        .map_err(|panic| panicked(&*panic))
 }
 
 fn panicked(panic: &(dyn std::any::Any + Send)) -> HandlerError {
@@ -83,9 +89,15 @@ pub(crate) struct Handlers {
     pub raw_message: Option<Handler<RawMessage, HandlerResult<()>>>,
     pub events: Vec<(String, Handler<Event, HandlerResult<()>>)>,
     pub topics: Vec<(String, Handler<RawMessage, HandlerResult<()>>)>,
+    /// Services added with `add_service`, by service id.
+    pub services: Vec<Arc<dyn ServiceEntry>>,
 }
 
 impl Handlers {
+    pub fn service(&self, service_id: &str) -> Option<&Arc<dyn ServiceEntry>> {
+        self.services.iter().find(|s| s.service_id() == service_id)
+    }
+
     pub fn event(&self, service_id: &str) -> Option<&Handler<Event, HandlerResult<()>>> {
         self.events
             .iter()

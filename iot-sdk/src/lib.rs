@@ -6,7 +6,15 @@
 //!   reconnect with backoff, the outbox.
 //! * `client`: request/response over the transport.
 //! * [`IotDevice`]: handlers, dispatch and the application's API.
+//! * [`service`]: profile-oriented services, `#[derive(IotService)]` and
+//!   `#[commands]`.
 
+// The derive's output names `::iot_sdk`, also inside this crate's own tests.
+extern crate self as iot_sdk;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod client;
 mod config;
 mod device;
@@ -14,7 +22,15 @@ mod dispatch;
 pub mod error;
 mod handler;
 pub mod protocol;
+pub mod service;
 mod transport;
+
+/// Implements [`service::IotService`] for a struct whose fields are the
+/// properties of one service; see the README for the attributes.
+pub use iot_sdk_derive::IotService;
+/// Registers the `#[command(name = "...")]` methods of an impl block as the
+/// commands of its service.
+pub use iot_sdk_derive::commands;
 
 pub use config::IotDeviceBuilder;
 pub use device::IotDevice;
@@ -24,4 +40,13 @@ pub use protocol::payload::{
     Command, CommandResponse, DeviceMessage, Event, PropertiesGetRequest, PropertiesSetRequest,
     ServiceProperties, ShadowGetResponse,
 };
+pub use service::{CommandError, IotService, Service};
 pub use transport::{ConnectionState, Delivery, OverflowPolicy, QoS, ReconnectConfig, StopReason};
+
+/// What a device program needs: `use iot_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::service::{CommandError, Service};
+    pub use crate::{
+        Command, CommandResponse, Error, IotDevice, IotService, Result, ServiceProperties, commands,
+    };
+}

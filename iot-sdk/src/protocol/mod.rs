@@ -5,6 +5,7 @@
 //!
 //! * [`auth`]: client id, user name and password of the MQTT CONNECT (§1.3, §1.4).
 //! * [`filter`]: MQTT topic-name and topic-filter rules and matching.
+//! * [`model`]: the product model in the management API's JSON (§5.1).
 //! * [`topic`]: the `$oc/devices/{device_id}/…` topics, formatted and parsed
 //!   by one enum (§1.9, §2.1, §2.2, §2.8).
 //! * [`payload`]: serde types of the JSON bodies (§3).
@@ -19,6 +20,7 @@
 
 pub mod auth;
 pub mod filter;
+pub mod model;
 pub mod payload;
 pub mod services;
 pub mod time;
@@ -29,7 +31,7 @@ pub use payload::{
     Command, CommandResponse, DeviceMessage, DeviceProperties, Event, EventEnvelope,
     GatewayPropertiesReport, PropertiesGetRequest, PropertiesReport, PropertiesSetRequest,
     ResultResponse, ServiceProperties, ShadowData, ShadowGetRequest, ShadowGetResponse,
-    ShadowSection, decode,
+    ShadowSection, decode, decode_value,
 };
 pub use time::EventTime;
 pub use topic::{Direction, Topic, TopicKind};

@@ -37,6 +37,15 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError> {
     })
 }
 
+/// Reads a JSON value already parsed, e.g. a command's `paras`; on failure
+/// the error names the path of the bad field.
+pub fn decode_value<T: DeserializeOwned>(value: Value) -> Result<T, ProtocolError> {
+    serde_path_to_error::deserialize(value).map_err(|error| ProtocolError::Payload {
+        path: error.path().to_string(),
+        message: error.into_inner().to_string(),
+    })
+}
+
 /// Reads `paras`-like fields: missing or `null` become `{}`.
 pub(crate) fn object_or_empty<'de, D: Deserializer<'de>>(
     deserializer: D,

@@ -1,0 +1,193 @@
+//! The static description of a service: what the derive knows at compile
+//! time, used to check property writes and to export the product model.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// A service: its id and its properties, in declaration order.
+#[derive(Debug)]
+pub struct ServiceInfo {
+    /// The service id of the product model.
+    pub service_id: &'static str,
+    /// The doc comment of the struct.
+    pub description: Option<&'static str>,
+    /// The properties, numbered by position.
+    pub properties: &'static [PropertyInfo],
+}
+
+/// One property and its constraints.
+#[derive(Debug)]
+pub struct PropertyInfo {
+    /// The property name of the product model.
+    pub name: &'static str,
+    /// Its data type.
+    pub data_type: DataType,
+    /// Whether the platform may write it.
+    pub writeable: bool,
+    /// Whether every report carries it (false for `Option` fields).
+    pub required: bool,
+    /// Lowest allowed number.
+    pub min: Option<Bound>,
+    /// Highest allowed number.
+    pub max: Option<Bound>,
+    /// Numbers must be `min` (or 0) plus a multiple of it.
+    pub step: Option<f64>,
+    /// Longest allowed text, in characters.
+    pub max_length: Option<usize>,
+    /// The allowed texts; empty means any.
+    pub enum_list: &'static [&'static str],
+    /// Unit, e.g. `°C`.
+    pub unit: Option<&'static str>,
+    /// The doc comment of the field.
+    pub description: Option<&'static str>,
+}
+
+/// A numeric bound as written in the source, and its value.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// The text the product model carries, e.g. `"-30"`.
+    pub text: &'static str,
+    /// Its value.
+    pub value: f64,
+}
+
+/// The data types of the product model (§5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataType {
+    /// 32-bit integer.
+    Int,
+    /// 64-bit integer.
+    Long,
+    /// Floating point number.
+    Decimal,
+    /// Text.
+    String,
+    /// `yyyyMMddTHHmmssZ`.
+    DateTime,
+    /// Any JSON object.
+    JsonObject,
+    /// One of a list of texts.
+    Enum,
+    /// `true` or `false`.
+    Boolean,
+    /// A list of texts.
+    StringList,
+}
+
+impl DataType {
+    /// The name the product model uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataType::Int => "int",
+            DataType::Long => "long",
+            DataType::Decimal => "decimal",
+            DataType::String => "string",
+            DataType::DateTime => "DateTime",
+            DataType::JsonObject => "jsonObject",
+            DataType::Enum => "enum",
+            DataType::Boolean => "boolean",
+            DataType::StringList => "string list",
+        }
+    }
+}
+
+impl ServiceInfo {
+    /// The position of the property called `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.properties.iter().position(|p| p.name == name)
+    }
+
+    /// The positions of the writeable properties a write names, checked
+    /// before any value is decoded: an unknown or read-only name fails.
+    pub(crate) fn writeable_index(&self, name: &str) -> Result<usize, PropertyError> {
+        match self.index_of(name) {
+            Some(index) if self.properties[index].writeable => Ok(index),
+            Some(_) => Err(PropertyError::new(name, "read-only property")),
+            None => Err(PropertyError::new(
+                name,
+                format!("no such property in service {}", self.service_id),
+            )),
+        }
+    }
+}
+
+impl PropertyInfo {
+    /// Checks a number against `min`, `max` and `step`.
+    pub fn check_number(&self, value: f64) -> Result<(), PropertyError> {
+        if let Some(min) = self.min.filter(|min| value < min.value) {
+            return Err(self.error(format!("{value} is below the minimum {}", min.text)));
+        }
+        if let Some(max) = self.max.filter(|max| value > max.value) {
+            return Err(self.error(format!("{value} is above the maximum {}", max.text)));
+        }
+        if let Some(step) = self.step.filter(|step| *step > 0.0) {
+            let origin = self.min.map_or(0.0, |min| min.value);
+            let steps = (value - origin) / step;
+            // Tolerate the rounding of decimal steps such as 0.1.
+            if (steps - steps.round()).abs() > 1e-9 * steps.abs().max(1.0) {
+                return Err(self.error(format!("{value} is not a multiple of the step {step}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a text against `max_length` and `enum_list`.
+    pub fn check_text(&self, text: &str) -> Result<(), PropertyError> {
+        if let Some(max) = self.max_length {
+            let length = text.chars().count();
+            if length > max {
+                return Err(self.error(format!("{length} characters, more than {max}")));
+            }
+        }
+        if !self.enum_list.is_empty() && !self.enum_list.contains(&text) {
+            let allowed = self.enum_list.join(", ");
+            return Err(self.error(format!("{text:?} is not one of {allowed}")));
+        }
+        Ok(())
+    }
+
+    /// An error about this property.
+    pub fn error(&self, reason: impl Into<String>) -> PropertyError {
+        PropertyError::new(self.name, reason)
+    }
+}
+
+/// Why a property write was refused; its text names the property.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyError {
+    /// The property.
+    pub property: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl PropertyError {
+    /// An error about `property`.
+    pub fn new(property: impl Into<String>, reason: impl Into<String>) -> Self {
+        PropertyError {
+            property: property.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for PropertyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "property {}: {}", self.property, self.reason)
+    }
+}
+
+impl std::error::Error for PropertyError {}
+
+/// Reads the properties at `indexes` into a property map.
+pub(crate) fn property_map(
+    info: &ServiceInfo,
+    indexes: impl IntoIterator<Item = usize>,
+    mut read: impl FnMut(usize) -> Value,
+) -> Map<String, Value> {
+    indexes
+        .into_iter()
+        .map(|index| (info.properties[index].name.to_string(), read(index)))
+        .collect()
+}

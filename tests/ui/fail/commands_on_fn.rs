@@ -1,0 +1,8 @@
+use iot_sdk::prelude::*;
+
+#[commands]
+fn reset() {}
+
+fn main() {
+    reset();
+}

@@ -1,0 +1,8 @@
+use iot_sdk::prelude::*;
+
+#[commands]
+struct Meter {
+    reading: i32,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use iot_sdk::prelude::*;
+
+#[derive(IotService)]
+struct Sensor<T> {
+    value: T,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use iot_sdk::prelude::*;
+
+#[derive(IotService)]
+struct Beacon;
+
+fn main() {}
