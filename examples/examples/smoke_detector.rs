@@ -1,123 +1,114 @@
-//! The smoke detector of the smokeDetector product model: reports its
-//! properties every few seconds, lets the platform write `alarm`, and
-//! answers the `ringAlarm` command.
+//! The smoke detector of the smokeDetector product model, written as a
+//! profile-oriented service: the struct is the service, its fields the
+//! properties, its `#[command]` methods the commands.
 //!
 //! `cargo run --example smoke_detector` plays a short session against a local
 //! platform; with `IOTDA_SERVER`, `IOTDA_DEVICE_ID` and `IOTDA_SECRET` set it
-//! connects to the real one and runs until Ctrl-C.
+//! connects to the real one and reports every 5 s until Ctrl-C.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use iot_sdk::{CommandResponse, HandlerResult, IotDevice, ServiceProperties};
+use iot_sdk::prelude::*;
 use iot_sdk_examples::{ANSWER_TIMEOUT, session, step};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-const SERVICE_ID: &str = "smokeDetector";
-
-#[derive(Debug, Clone, Copy)]
+/// A smoke detector: an alarm and three air sensors.
+#[derive(IotService)]
+#[iot(service_id = "smokeDetector")]
 struct SmokeDetector {
-    alarm: i64,
+    /// Alarm state: 0 = clear, 1 = ringing.
+    #[property(writeable, min = 0, max = 1, write_with = Self::set_alarm)]
+    alarm: i32,
+    /// Smoke concentration, sampled whenever it is read.
+    #[property(min = 0.0, max = 100.0, read_with = Self::sample_smoke)]
     smoke_concentration: f64,
+    /// Air temperature.
+    #[property(min = -30.0, max = 100.0)]
     temperature: f64,
-    humidity: i64,
+    /// Relative humidity.
+    #[property(min = 0, max = 65535)]
+    humidity: i32,
+    /// How often the smoke sensor was sampled: plain state, not a property.
+    #[property(skip)]
+    samples: u32,
 }
 
 impl SmokeDetector {
-    fn properties(&self) -> ServiceProperties {
-        let values = json!({
-            "alarm": self.alarm,
-            "smokeConcentration": self.smoke_concentration,
-            "temperature": self.temperature,
-            "humidity": self.humidity,
-        });
-        ServiceProperties::new(SERVICE_ID, object(values))
+    fn new() -> Self {
+        SmokeDetector {
+            alarm: 0,
+            smoke_concentration: 0.0,
+            temperature: 21.0,
+            humidity: 40,
+            samples: 0,
+        }
     }
 
-    /// `alarm` is the only writeable property; the model allows 0 and 1.
-    fn write(&mut self, properties: &Map<String, Value>) -> HandlerResult<()> {
-        for (name, value) in properties {
-            match (name.as_str(), value.as_i64()) {
-                ("alarm", Some(v @ 0..=1)) => self.alarm = v,
-                ("alarm", _) => return Err(format!("alarm: {value} is not 0 or 1").into()),
-                _ => return Err(format!("{name}: not found or not writeable").into()),
-            }
-        }
-        Ok(())
+    /// Read hook: a simulated sensor that drifts a little on every sample.
+    fn sample_smoke(&mut self) -> f64 {
+        self.samples += 1;
+        self.smoke_concentration = 12.5 + f64::from(self.samples % 5) * 0.5;
+        self.smoke_concentration
+    }
+
+    /// Write hook: drive the siren when the platform writes `alarm`.
+    fn set_alarm(&mut self, alarm: i32) {
+        println!("device: siren {}", if alarm == 1 { "on" } else { "off" });
+        self.alarm = alarm;
     }
 }
 
-#[derive(Deserialize)]
+/// Parameters of `ringAlarm`.
+#[derive(Deserialize, JsonSchema)]
 struct RingAlarm {
-    duration: u32,
+    /// How long to ring, in seconds.
+    duration: u16,
+}
+
+#[commands]
+impl SmokeDetector {
+    /// Rings the alarm for `duration` seconds.
+    #[command(name = "ringAlarm")]
+    async fn ring_alarm(&mut self, paras: RingAlarm) -> Result<CommandResponse, CommandError> {
+        println!("device: ringing the alarm for {} s", paras.duration);
+        self.set_alarm(1);
+        Ok(CommandResponse::success())
+    }
 }
 
 #[tokio::main]
 async fn main() -> iot_sdk::Result<()> {
     let session = session("smokeDetector_demo", |b| b).await;
-    let device = &session.device;
-    let detector = Arc::new(Mutex::new(SmokeDetector {
-        alarm: 0,
-        smoke_concentration: 12.5,
-        temperature: 21.0,
-        humidity: 40,
-    }));
-
-    device.on_command(|command| async move {
-        if command.command_name != "ringAlarm" {
-            return Err(format!("command not found: {}", command.command_name).into());
-        }
-        let paras: RingAlarm = serde_json::from_value(command.paras)?;
-        println!("device: ringing the alarm for {} s", paras.duration);
-        Ok(CommandResponse::success())
-    });
-    let state = detector.clone();
-    device.on_properties_set(move |request| {
-        let state = state.clone();
-        async move {
-            let mut detector = state.lock().map_err(|_| "state poisoned")?;
-            let mut updated = *detector;
-            for service in request
-                .services
-                .iter()
-                .filter(|s| s.service_id == SERVICE_ID)
-            {
-                updated.write(&service.properties)?;
-            }
-            *detector = updated; // all or nothing
-            Ok(())
-        }
-    });
-    let state = detector.clone();
-    device.on_properties_get(move |_| {
-        let state = state.clone();
-        async move {
-            Ok(vec![
-                state.lock().map_err(|_| "state poisoned")?.properties(),
-            ])
-        }
-    });
+    let detector = session.device.add_service(SmokeDetector::new())?;
 
     session
         .run(|app, device| async move {
-            report_every(&device, detector, Duration::from_secs(5));
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            detector.auto_report(Duration::from_secs(5))?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
             let id = device.device_id();
 
-            step("the platform sends the ringAlarm command");
-            let paras = json!({ "duration": 20 });
-            let answer = app
-                .send_command(id, SERVICE_ID, "ringAlarm", paras, ANSWER_TIMEOUT)
-                .await?;
-            println!(
-                "platform: command answered {}",
-                serde_json::to_string(&answer)?
-            );
+            step("the room warms up: the device reports only what changed");
+            detector.update(|d| d.temperature = 22.5).await?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
 
-            step("the platform writes alarm = 1, then the out-of-range alarm = 5");
-            for alarm in [1, 5] {
-                let write = ServiceProperties::new(SERVICE_ID, object(json!({ "alarm": alarm })));
+            step("the platform sends the ringAlarm command, then one the device lacks");
+            for command in ["ringAlarm", "selfTest"] {
+                let paras = json!({ "duration": 20 });
+                let answer = app
+                    .send_command(id, "smokeDetector", command, paras, ANSWER_TIMEOUT)
+                    .await?;
+                println!(
+                    "platform: {command} answered {}",
+                    serde_json::to_string(&answer)?
+                );
+            }
+
+            step("the platform writes alarm = 0, then the out-of-range alarm = 5");
+            for alarm in [0, 5] {
+                let write =
+                    ServiceProperties::new("smokeDetector", object(json!({ "alarm": alarm })));
                 let result = app.set_properties(id, vec![write], ANSWER_TIMEOUT).await?;
                 println!(
                     "platform: write alarm = {alarm}: {}",
@@ -127,12 +118,12 @@ async fn main() -> iot_sdk::Result<()> {
 
             step("the platform reads the properties");
             let read = app
-                .get_properties(id, Some(SERVICE_ID), ANSWER_TIMEOUT)
+                .get_properties(id, Some("smokeDetector"), ANSWER_TIMEOUT)
                 .await?;
             println!("platform: read {}", serde_json::to_string(&read)?);
 
             step("the device reads its shadow");
-            let shadow = device.get_shadow(Some(SERVICE_ID)).await?;
+            let shadow = device.get_shadow(Some("smokeDetector")).await?;
             for service in &shadow.shadow {
                 let reported = service
                     .reported
@@ -144,30 +135,12 @@ async fn main() -> iot_sdk::Result<()> {
                     reported.unwrap_or_default()
                 );
             }
+
+            step("the service as product-model JSON, for the console");
+            println!("{}", serde_json::to_string_pretty(&detector.capability())?);
             Ok(())
         })
         .await
-}
-
-/// Reports the detector now and then every `period`, warming it up a little each time.
-fn report_every(device: &IotDevice, detector: Arc<Mutex<SmokeDetector>>, period: Duration) {
-    let device = device.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(period);
-        loop {
-            tick.tick().await;
-            let properties = match detector.lock() {
-                Ok(mut d) => {
-                    d.temperature += 0.5;
-                    d.properties()
-                }
-                Err(_) => return,
-            };
-            if let Err(e) = device.report_properties(vec![properties]).await {
-                eprintln!("report failed: {e}");
-            }
-        }
-    });
 }
 
 fn object(value: Value) -> Map<String, Value> {
