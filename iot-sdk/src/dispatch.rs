@@ -177,6 +177,15 @@ async fn write_properties(
     handlers: &Handlers,
     request: PropertiesSetRequest,
 ) -> Result<(), String> {
+    // The common case, one added service, in one step.
+    if let [only] = request.services.as_slice()
+        && let Some(entry) = handlers.service(&only.service_id)
+    {
+        let apply = entry.write(&only.properties).map_err(|e| e.to_string())?;
+        let written = apply.await;
+        report_written(shared, vec![written]).await;
+        return Ok(());
+    }
     let mut staged = Vec::new();
     let mut others = Vec::new();
     for service in request.services {
@@ -209,14 +218,18 @@ async fn write_properties(
     for (entry, write) in staged {
         written.push(entry.apply(write).await);
     }
+    report_written(shared, written).await;
+    Ok(())
+}
+
+/// Like the official SDKs: the new values are reported before the answer.
+async fn report_written(shared: &Shared, mut written: Vec<ServiceProperties>) {
     written.retain(|service| !service.properties.is_empty());
-    // Like the official SDKs: report the new values, then answer.
     if !written.is_empty()
         && let Err(e) = shared.reporter.report(written).await
     {
         warn!(error = %e, "could not report the written properties");
     }
-    Ok(())
 }
 
 /// A property-get answer: the services, or on failure an empty list with

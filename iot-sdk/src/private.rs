@@ -5,11 +5,17 @@
 use std::any::Any;
 
 use serde::de::DeserializeOwned;
+use tokio::sync::MutexGuard;
 
 pub use core::any::{Any as AnyService, TypeId, type_name};
 pub use inventory;
 pub use schemars::JsonSchema;
 pub use serde_json::Value;
+// For the code of iot-sdk-codegen: the serde and schemars derives of
+// command types name their crates here; responses serialize through serde_json.
+pub use schemars;
+pub use serde;
+pub use serde_json::{self, Map};
 
 pub use crate::protocol::payload::CommandResponse;
 pub use crate::service::CommandFuture;
@@ -26,36 +32,33 @@ pub fn not_writeable(info: &ServiceInfo, index: usize) -> PropertyError {
     PropertyError::new(name, "read-only property")
 }
 
-/// The service a command runs on, and its decoded parameters; a failing
-/// response when the parameters do not fit `P`.
-pub fn command_input<S: 'static, P: DeserializeOwned>(
-    service: &mut (dyn Any + Send),
-    paras: Value,
-) -> Result<(&mut S, P), CommandResponse> {
+/// The decoded parameters of a command; a failing response when they do
+/// not fit `P`.
+pub fn decode_paras<P: DeserializeOwned>(paras: Value) -> Result<P, CommandResponse> {
     // The plain decode is the fast path; only a failure pays for tracking
     // the path of the offending field.
-    let paras = match P::deserialize(&paras) {
-        Ok(paras) => paras,
+    match P::deserialize(&paras) {
+        Ok(paras) => Ok(paras),
         Err(_) => {
             let error = crate::protocol::decode_value::<P>(paras).err();
             let why = error.map_or_else(
                 || "bad parameters".to_string(),
                 |e| format!("bad parameters: {e}"),
             );
-            return Err(CommandResponse::failure(why));
+            Err(CommandResponse::failure(why))
         }
-    };
-    Ok((command_service(service)?, paras))
+    }
 }
 
-/// The service a command without parameters runs on.
-pub fn command_service<S: 'static>(
-    service: &mut (dyn Any + Send),
-) -> Result<&mut S, CommandResponse> {
+/// The service a command runs on, locked.
+pub async fn command_service<S: Send + 'static>(
+    service: &(dyn Any + Send + Sync),
+) -> Result<MutexGuard<'_, S>, CommandResponse> {
     // The registry pairs each command with its own service type.
-    service
-        .downcast_mut::<S>()
-        .ok_or_else(|| CommandResponse::failure("command registered for another service type"))
+    let state = service
+        .downcast_ref::<tokio::sync::Mutex<S>>()
+        .ok_or_else(|| CommandResponse::failure("command registered for another service type"))?;
+    Ok(state.lock().await)
 }
 
 /// Turns what a command method returned into the platform's answer.
@@ -98,8 +101,7 @@ impl<S: IotService> Harness<S> {
         values: &serde_json::Map<String, Value>,
     ) -> Result<crate::ServiceProperties, PropertyError> {
         use crate::service::ServiceEntry;
-        let staged = self.0.stage(values)?;
-        Ok(self.0.apply(staged).await)
+        Ok(self.0.write(values)?.await)
     }
 
     /// A command; `None` when the service has no command of that name.

@@ -65,18 +65,18 @@ fn registration(self_ty: &Type, command: &Command) -> TokenStream {
 fn invoke(self_ty: &Type, command: &Command) -> TokenStream {
     let method = &command.method;
     // Spanned on the parameter type: a type without `Deserialize` is
-    // reported there.
-    let (input, bind, args) = match &command.paras {
+    // reported there. Decoded before the service's lock is taken.
+    let (decode, args) = match &command.paras {
         Some(ty) => (
-            quote_spanned!(ty.span()=> ::iot_sdk::__private::command_input::<#self_ty, #ty>),
-            quote!((service, paras)),
-            quote!(service, paras),
+            quote_spanned! {ty.span()=>
+                let paras = match ::iot_sdk::__private::decode_paras::<#ty>(paras) {
+                    ::core::result::Result::Ok(paras) => paras,
+                    ::core::result::Result::Err(failure) => return failure,
+                };
+            },
+            quote!(&mut *service, paras),
         ),
-        None => (
-            quote!(::iot_sdk::__private::command_service::<#self_ty>),
-            quote!(service),
-            quote!(service),
-        ),
+        None => (quote!(), quote!(&mut *service)),
     };
     // An unused parameter would warn in the user's crate.
     let paras_param = match &command.paras {
@@ -103,14 +103,18 @@ fn invoke(self_ty: &Type, command: &Command) -> TokenStream {
     };
     quote! {
         fn __iot_invoke<'a>(
-            service: &'a mut (dyn ::iot_sdk::__private::AnyService + ::core::marker::Send),
+            service: &'a (dyn ::iot_sdk::__private::AnyService
+                + ::core::marker::Send
+                + ::core::marker::Sync),
             #paras_param: ::iot_sdk::__private::Value,
         ) -> ::iot_sdk::__private::CommandFuture<'a> {
             ::iot_sdk::__private::command_future(async move {
-                let #bind = match #input(#args) {
-                    ::core::result::Result::Ok(input) => input,
-                    ::core::result::Result::Err(failure) => return failure,
-                };
+                #decode
+                let mut service =
+                    match ::iot_sdk::__private::command_service::<#self_ty>(service).await {
+                        ::core::result::Result::Ok(service) => service,
+                        ::core::result::Result::Err(failure) => return failure,
+                    };
                 #respond
             })
         }

@@ -14,8 +14,10 @@ use crate::protocol::payload::CommandResponse;
 /// A boxed command future borrowing the service.
 pub type CommandFuture<'a> = Pin<Box<dyn Future<Output = CommandResponse> + Send + 'a>>;
 
-/// Calls one command method on a type-erased service with the command's `paras`.
-pub type CommandFn = for<'a> fn(&'a mut (dyn Any + Send), Value) -> CommandFuture<'a>;
+/// Calls one command method with the command's `paras`, on the service
+/// behind a type-erased `tokio::sync::Mutex<S>`: the command decodes its
+/// parameters before it waits for the lock.
+pub type CommandFn = for<'a> fn(&'a (dyn Any + Send + Sync), Value) -> CommandFuture<'a>;
 
 /// One `#[command]` method, collected by `inventory` across the program.
 #[derive(Debug)]

@@ -5,6 +5,7 @@ use std::any::{Any, TypeId};
 use std::future::Future;
 use std::pin::Pin;
 
+use futures::future::{Either, Ready, ready};
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
@@ -17,6 +18,10 @@ use crate::protocol::model::ServiceCapability;
 use crate::protocol::payload::{CommandResponse, ServiceProperties};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A write being applied: at once when the service was free, else once
+/// its lock is.
+pub(crate) type Applying<'a> = Either<Ready<ServiceProperties>, BoxFuture<'a, ServiceProperties>>;
 
 /// A property write whose values are decoded and checked, not yet applied.
 pub(crate) struct StagedWrite {
@@ -31,6 +36,10 @@ pub(crate) trait ServiceEntry: Send + Sync + 'static {
     fn type_id(&self) -> TypeId;
     /// Every property, through the read hooks.
     fn read_all(&self) -> BoxFuture<'_, ServiceProperties>;
+    /// Checks a write whole, then returns the future that applies it and
+    /// yields the written properties' new values: the one-service case of
+    /// `stage` + `apply`.
+    fn write<'a>(&'a self, values: &'a Map<String, Value>) -> Result<Applying<'a>, PropertyError>;
     /// Decodes and checks a write without touching the service.
     fn stage(&self, values: &Map<String, Value>) -> Result<StagedWrite, PropertyError>;
     /// Applies a staged write; returns the written properties' new values.
@@ -69,6 +78,21 @@ impl<S: IotService> ServiceCell<S> {
         })
     }
 
+    /// Decodes and checks every value of a write: nothing is applied yet.
+    fn decode(values: &Map<String, Value>) -> Result<S::Write, PropertyError> {
+        let info = S::info();
+        let mut write = S::Write::default();
+        for (name, value) in values {
+            S::stage_property(&mut write, info.writeable_index(name)?, value)?;
+        }
+        Ok(write)
+    }
+
+    /// The positions of the properties a (decoded, so valid) write names.
+    fn written(values: &Map<String, Value>) -> impl Iterator<Item = usize> + '_ {
+        values.keys().filter_map(|name| S::info().index_of(name))
+    }
+
     /// The values of the properties at `indexes`, through the read hooks.
     pub fn read(service: &mut S, indexes: impl IntoIterator<Item = usize>) -> ServiceProperties {
         let info = S::info();
@@ -93,18 +117,24 @@ impl<S: IotService> ServiceEntry for ServiceCell<S> {
         })
     }
 
+    fn write<'a>(&'a self, values: &'a Map<String, Value>) -> Result<Applying<'a>, PropertyError> {
+        let write = Self::decode(values)?;
+        let apply = move |service: &mut S| {
+            service.apply_write(write);
+            Self::read(service, Self::written(values))
+        };
+        Ok(match self.state.try_lock() {
+            Ok(mut service) => Either::Left(ready(apply(&mut service))),
+            Err(_) => Either::Right(Box::pin(
+                async move { apply(&mut *self.state.lock().await) },
+            )),
+        })
+    }
+
     fn stage(&self, values: &Map<String, Value>) -> Result<StagedWrite, PropertyError> {
-        let info = S::info();
-        let mut write = S::Write::default();
-        let mut indexes = Vec::with_capacity(values.len());
-        for (name, value) in values {
-            let index = info.writeable_index(name)?;
-            S::stage_property(&mut write, index, value)?;
-            indexes.push(index);
-        }
         Ok(StagedWrite {
-            write: Box::new(write),
-            indexes,
+            write: Box::new(Self::decode(values)?),
+            indexes: Self::written(values).collect(),
         })
     }
 
@@ -121,10 +151,7 @@ impl<S: IotService> ServiceEntry for ServiceCell<S> {
 
     fn command(&self, name: &str, paras: Value) -> Option<BoxFuture<'_, CommandResponse>> {
         let (_, invoke) = *self.commands.iter().find(|(n, _)| *n == name)?;
-        Some(Box::pin(async move {
-            let mut service = self.state.lock().await;
-            invoke(&mut *service, paras).await
-        }))
+        Some(invoke(&self.state, paras))
     }
 
     fn capability(&self) -> ServiceCapability {

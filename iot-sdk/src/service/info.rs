@@ -1,6 +1,7 @@
 //! The static description of a service: what the derive knows at compile
 //! time, used to check property writes and to export the product model.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -148,7 +149,7 @@ impl PropertyInfo {
     }
 
     /// An error about this property.
-    pub fn error(&self, reason: impl Into<String>) -> PropertyError {
+    pub fn error(&self, reason: impl Into<Cow<'static, str>>) -> PropertyError {
         PropertyError::new(self.name, reason)
     }
 }
@@ -159,12 +160,12 @@ pub struct PropertyError {
     /// The property.
     pub property: String,
     /// What is wrong.
-    pub reason: String,
+    pub reason: Cow<'static, str>,
 }
 
 impl PropertyError {
     /// An error about `property`.
-    pub fn new(property: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn new(property: impl Into<String>, reason: impl Into<Cow<'static, str>>) -> Self {
         PropertyError {
             property: property.into(),
             reason: reason.into(),
@@ -186,8 +187,12 @@ pub(crate) fn property_map(
     indexes: impl IntoIterator<Item = usize>,
     mut read: impl FnMut(usize) -> Value,
 ) -> Map<String, Value> {
-    indexes
-        .into_iter()
-        .map(|index| (info.properties[index].name.to_string(), read(index)))
-        .collect()
+    let indexes = indexes.into_iter();
+    // Sized for the most the indexes can yield: no rehash while filling.
+    let (least, most) = indexes.size_hint();
+    let mut map = Map::with_capacity(most.unwrap_or(least));
+    for index in indexes {
+        map.insert(info.properties[index].name.to_string(), read(index));
+    }
+    map
 }

@@ -115,7 +115,10 @@ fn para(name: &str, schema: &Map<String, Value>, required: bool) -> ServiceComma
         max: number("maximum"),
         max_length: schema.get("maxLength").and_then(Value::as_u64),
         step: schema.get("multipleOf").and_then(Value::as_f64),
-        unit: None,
+        unit: schema
+            .get("unit")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         description: schema
             .get("description")
             .and_then(Value::as_str)
@@ -154,11 +157,10 @@ fn data_type(schema: &Map<String, Value>, is_enum: bool) -> DataType {
 /// The allowed texts of a string enum: `enum: [..]`, or `oneOf` of `const`s
 /// (what schemars writes when the variants have doc comments).
 fn enum_list(schema: &Map<String, Value>) -> Option<Vec<String>> {
+    // `null` is among the values when the parameter is an `Option`.
     let texts = |values: &Vec<Value>| -> Option<Vec<String>> {
-        values
-            .iter()
-            .map(|v| v.as_str().map(str::to_string))
-            .collect()
+        let values = values.iter().filter(|v| !v.is_null());
+        values.map(|v| v.as_str().map(str::to_string)).collect()
     };
     if let Some(Value::Array(values)) = schema.get("enum") {
         return texts(values);
@@ -166,7 +168,11 @@ fn enum_list(schema: &Map<String, Value>) -> Option<Vec<String>> {
     let Some(Value::Array(choices)) = schema.get("oneOf") else {
         return None;
     };
-    let consts: Option<Vec<Value>> = choices.iter().map(|c| c.get("const").cloned()).collect();
+    let consts: Option<Vec<Value>> = choices
+        .iter()
+        .filter(|c| c.get("type").and_then(Value::as_str) != Some("null"))
+        .map(|c| c.get("const").cloned())
+        .collect();
     texts(&consts?)
 }
 
@@ -188,6 +194,8 @@ mod tests {
         label: String,
         tone: Tone,
         at: i64,
+        #[schemars(extend("unit" = "s"))]
+        pause: Option<Tone>,
     }
 
     #[allow(dead_code)]
@@ -213,6 +221,8 @@ mod tests {
                 json!({"para_name": "tone", "data_type": "enum", "required": true,
                        "enum_list": ["Low", "High"]}),
                 json!({"para_name": "at", "data_type": "long", "required": true}),
+                json!({"para_name": "pause", "data_type": "enum", "required": false,
+                       "enum_list": ["Low", "High"], "unit": "s"}),
             ]
         );
     }
