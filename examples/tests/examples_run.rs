@@ -11,13 +11,14 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-const EXAMPLES: [&str; 6] = [
+const EXAMPLES: [&str; 7] = [
     "smoke_detector",
     "command_sample",
     "message_sample",
     "properties_sample",
     "device_shadow_sample",
     "custom_topic_sample",
+    "generated_smoke_detector",
 ];
 
 fn example_path(name: &str) -> PathBuf {
