@@ -7,8 +7,8 @@
 //! `IOTDA_SECRET` set it connects to the real one and runs until Ctrl-C.
 
 use iot_sdk::prelude::*;
-use iot_sdk_examples::{ANSWER_TIMEOUT, session, step};
-use serde_json::{Map, Value, json};
+use iot_sdk_examples::{ANSWER_TIMEOUT, object, session, step};
+use serde_json::json;
 
 /// The generated code: the `SmokeDetector` struct with its properties, the
 /// `RingAlarm` parameters and the `SmokeDetectorCommands` trait.
@@ -74,8 +74,4 @@ async fn main() -> iot_sdk::Result<()> {
             Ok(())
         })
         .await
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    value.as_object().cloned().unwrap_or_default()
 }

@@ -9,10 +9,10 @@
 use std::time::Duration;
 
 use iot_sdk::prelude::*;
-use iot_sdk_examples::{ANSWER_TIMEOUT, session, step};
+use iot_sdk_examples::{ANSWER_TIMEOUT, object, session, step};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// A smoke detector: an alarm and three air sensors.
 #[derive(IotService)]
@@ -141,8 +141,4 @@ async fn main() -> iot_sdk::Result<()> {
             Ok(())
         })
         .await
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    value.as_object().cloned().unwrap_or_default()
 }

@@ -105,6 +105,14 @@ impl Session {
     }
 }
 
+/// The properties of a `json!({...})` literal (empty for anything but an object).
+pub fn object(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match value {
+        serde_json::Value::Object(properties) => properties,
+        _ => serde_json::Map::new(),
+    }
+}
+
 /// Announces a step of a script.
 pub fn step(what: &str) {
     println!("\n== {what}");
