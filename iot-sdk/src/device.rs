@@ -221,7 +221,7 @@ impl IotDevice {
         if handlers.services.is_empty() {
             return;
         }
-        let added: Vec<TypeId> = handlers.services.iter().map(|s| s.type_id()).collect();
+        let added: Vec<TypeId> = handlers.services.iter().map(|s| s.service_type()).collect();
         for command in unadded_commands(&added) {
             warn!(
                 command = command.name,

@@ -33,7 +33,7 @@ pub(crate) struct StagedWrite {
 pub(crate) trait ServiceEntry: Send + Sync + 'static {
     fn service_id(&self) -> &'static str;
     /// The Rust type of the service.
-    fn type_id(&self) -> TypeId;
+    fn service_type(&self) -> TypeId;
     /// Every property, through the read hooks.
     fn read_all(&self) -> BoxFuture<'_, ServiceProperties>;
     /// Checks a write whole, then returns the future that applies it and
@@ -106,7 +106,7 @@ impl<S: IotService> ServiceEntry for ServiceCell<S> {
         S::info().service_id
     }
 
-    fn type_id(&self) -> TypeId {
+    fn service_type(&self) -> TypeId {
         TypeId::of::<S>()
     }
 
