@@ -550,3 +550,70 @@ async fn the_service_exports_its_product_model() {
     assert_eq!(device.service_capabilities(), vec![detector.capability()]);
     device.close().await.expect("closes");
 }
+
+/// Log lines written while it is the thread's subscriber.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut lines = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        lines.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn commands_of_a_type_never_added_are_reported_on_connect() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _thread_default = tracing::subscriber::set_default(subscriber);
+
+    let device_id = common::new_device_id("svc-unadded");
+    let registration = iot_sdk_emulator::DeviceRegistration::secret(&device_id, common::SECRET);
+    let config = iot_sdk_emulator::EmulatorConfig::default().device(registration);
+    let emulator = iot_sdk_emulator::Emulator::start(config)
+        .await
+        .expect("starts");
+    let device = common::device_builder(&emulator.server_uri(), &device_id)
+        .build()
+        .expect("valid");
+    device
+        .add_service(Battery {
+            level: 1.0,
+            charging: None,
+        })
+        .expect("added");
+    within("the device to connect", device.connect())
+        .await
+        .expect("connects");
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().expect("not poisoned")).to_string();
+    let warnings: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("command registered for a service that is not added"))
+        .collect();
+    // Clumsy's two `reset`s and SmokeDetector's three commands; none of Battery.
+    assert_eq!(warnings.len(), 5, "{logs}");
+    assert!(
+        warnings
+            .iter()
+            .any(|l| l.contains("Clumsy") && l.contains("reset")),
+        "{logs}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|l| l.contains("SmokeDetector") && l.contains("ringAlarm")),
+        "{logs}"
+    );
+    device.close().await.expect("closes");
+}
