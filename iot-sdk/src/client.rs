@@ -157,9 +157,7 @@ impl Client {
     ) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Result<ShadowGetResponse>>>>
     {
         // A poisoned map still holds valid senders: keep serving.
-        self.shadow_requests
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.shadow_requests)
     }
 
     pub(crate) async fn close(&self, flush_timeout: Duration) -> Result<()> {

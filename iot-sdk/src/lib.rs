@@ -23,6 +23,7 @@ pub mod error;
 mod handler;
 pub mod protocol;
 pub mod service;
+mod sync;
 mod transport;
 
 /// Implements [`service::IotService`] for a struct whose fields are the

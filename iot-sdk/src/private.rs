@@ -29,7 +29,7 @@ pub use crate::service::{
 /// reached: the runtime checks writeability first).
 pub fn not_writeable(info: &ServiceInfo, index: usize) -> PropertyError {
     let name = info.properties.get(index).map_or("?", |p| p.name);
-    PropertyError::new(name, "read-only property")
+    PropertyError::read_only(name)
 }
 
 /// The decoded parameters of a command; a failing response when they do

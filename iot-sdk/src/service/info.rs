@@ -99,12 +99,12 @@ impl ServiceInfo {
         self.properties.iter().position(|p| p.name == name)
     }
 
-    /// The positions of the writeable properties a write names, checked
-    /// before any value is decoded: an unknown or read-only name fails.
+    /// The position of the writeable property a write names, checked
+    /// before its value is decoded: an unknown or read-only name fails.
     pub(crate) fn writeable_index(&self, name: &str) -> Result<usize, PropertyError> {
         match self.index_of(name) {
             Some(index) if self.properties[index].writeable => Ok(index),
-            Some(_) => Err(PropertyError::new(name, "read-only property")),
+            Some(_) => Err(PropertyError::read_only(name)),
             None => Err(PropertyError::new(
                 name,
                 format!("no such property in service {}", self.service_id),
@@ -164,6 +164,11 @@ pub struct PropertyError {
 }
 
 impl PropertyError {
+    /// `property` cannot be written.
+    pub fn read_only(property: impl Into<String>) -> Self {
+        PropertyError::new(property, "read-only property")
+    }
+
     /// An error about `property`.
     pub fn new(property: impl Into<String>, reason: impl Into<Cow<'static, str>>) -> Self {
         PropertyError {

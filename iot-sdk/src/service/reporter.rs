@@ -3,7 +3,7 @@
 //! auto-report period reads its services together.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -15,6 +15,7 @@ use super::entry::ServiceEntry;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::protocol::payload::ServiceProperties;
+use crate::sync::lock;
 
 /// Reports waiting beyond this hold up their senders: the outbox, not this
 /// queue, is where messages wait for the connection.
@@ -183,13 +184,6 @@ async fn tick(
             Err(e) => warn!(error = %e, "auto report skipped"),
         }
     }
-}
-
-/// The ticker maps are only ever replaced whole: a poisoned lock still holds valid data.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
