@@ -6,6 +6,8 @@
 //! plays a short scripted session from the platform side, prints every
 //! message that crosses the wire, and exits.
 
+pub mod gateway;
+
 use std::future::Future;
 use std::time::Duration;
 

@@ -36,7 +36,47 @@ use iot_sdk::protocol::topic::new_request_id;
 /// unlike the real platform, nothing is cached for offline devices.
 #[derive(Clone)]
 pub struct App {
-    platform: Arc<Platform>,
+    pub(crate) platform: Arc<Platform>,
+}
+
+/// The platform's requests that a device answers on a response topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// A command (§3.8).
+    Command,
+    /// A property write (§3.5).
+    PropertiesSet,
+    /// A property read (§3.6).
+    PropertiesGet,
+}
+
+impl Request {
+    /// The request's topic kind and the kind of its answer.
+    fn topics(self, request_id: String) -> (TopicKind, TopicKind) {
+        let answer = request_id.clone();
+        match self {
+            Request::Command => (
+                TopicKind::Command { request_id },
+                TopicKind::CommandResponse { request_id: answer },
+            ),
+            Request::PropertiesSet => (
+                TopicKind::PropertiesSet { request_id },
+                TopicKind::PropertiesSetResponse { request_id: answer },
+            ),
+            Request::PropertiesGet => (
+                TopicKind::PropertiesGet { request_id },
+                TopicKind::PropertiesGetResponse { request_id: answer },
+            ),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Request::Command => "command",
+            Request::PropertiesSet => "property set",
+            Request::PropertiesGet => "property get",
+        }
+    }
 }
 
 /// The body of a downlink message (§3.2).
@@ -163,13 +203,7 @@ impl App {
             command_name: command_name.to_owned(),
             paras,
         };
-        let kinds = |request_id: String| {
-            let response = TopicKind::CommandResponse {
-                request_id: request_id.clone(),
-            };
-            (TopicKind::Command { request_id }, response)
-        };
-        self.request(device_id, "command", kinds, &command, timeout)
+        self.request(device_id, Request::Command, &command, timeout)
             .await
     }
 
@@ -184,13 +218,7 @@ impl App {
             object_device_id: Some(device_id.to_owned()),
             services,
         };
-        let kinds = |request_id: String| {
-            let response = TopicKind::PropertiesSetResponse {
-                request_id: request_id.clone(),
-            };
-            (TopicKind::PropertiesSet { request_id }, response)
-        };
-        self.request(device_id, "property set", kinds, &request, timeout)
+        self.request(device_id, Request::PropertiesSet, &request, timeout)
             .await
     }
 
@@ -205,29 +233,37 @@ impl App {
             object_device_id: Some(device_id.to_owned()),
             service_id: service_id.map(str::to_owned),
         };
-        let kinds = |request_id: String| {
-            let response = TopicKind::PropertiesGetResponse {
-                request_id: request_id.clone(),
-            };
-            (TopicKind::PropertiesGet { request_id }, response)
-        };
-        self.request(device_id, "property get", kinds, &request, timeout)
+        self.request(device_id, Request::PropertiesGet, &request, timeout)
             .await
     }
 
     /// Publishes a request with a fresh id and waits for the answer of the
-    /// matching response kind.
+    /// matching response kind. A request for a gateway's child goes on the
+    /// gateway's topics, as the platform routes it.
     async fn request<T: DeserializeOwned>(
         &self,
         device_id: &str,
-        what: &'static str,
-        kinds: impl FnOnce(String) -> (TopicKind, TopicKind),
+        kind: Request,
         payload: &impl Serialize,
         timeout: Duration,
     ) -> Result<T, EmulatorError> {
-        self.ensure_online(device_id)?;
+        let carrier = self.carrier(device_id);
+        self.ensure_online(&carrier)?;
+        self.request_on(&carrier, kind, payload, timeout).await
+    }
+
+    /// Publishes a request on `device_id`'s topics as it is and waits for
+    /// the answer.
+    pub(crate) async fn request_on<T: DeserializeOwned>(
+        &self,
+        device_id: &str,
+        kind: Request,
+        payload: &impl Serialize,
+        timeout: Duration,
+    ) -> Result<T, EmulatorError> {
         let request_id = new_request_id();
-        let (request, response) = kinds(request_id.clone());
+        let (request, response) = kind.topics(request_id.clone());
+        let what = kind.name();
         let answer = self.platform.expect_reply(device_id, &request_id, response);
         let _forget = Forget(&self.platform, &request_id);
         self.platform
@@ -250,7 +286,15 @@ impl App {
         })
     }
 
-    fn ensure_online(&self, device_id: &str) -> Result<(), EmulatorError> {
+    /// The device whose connection carries requests for `device_id`: a
+    /// child's gateway, or the device itself.
+    fn carrier(&self, device_id: &str) -> String {
+        let registry = lock(&self.platform.registry);
+        let gateway = registry.children.owner_of(device_id);
+        gateway.unwrap_or(device_id).to_owned()
+    }
+
+    pub(crate) fn ensure_online(&self, device_id: &str) -> Result<(), EmulatorError> {
         let registry = lock(&self.platform.registry);
         if !registry.contains(device_id) {
             return Err(EmulatorError::UnknownDevice(device_id.to_owned()));

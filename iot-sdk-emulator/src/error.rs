@@ -36,6 +36,10 @@ pub enum EmulatorError {
         /// What is wrong with the answer.
         error: Box<ProtocolError>,
     },
+    /// The platform refused the request as the real one would (a duplicate
+    /// or malformed child device, an unknown child); the text says why.
+    #[error("refused: {0}")]
+    Refused(String),
     /// The message could not be published: too large, a topic with wildcards,
     /// or the emulator has shut down.
     #[error("could not publish: {0}")]

@@ -18,6 +18,10 @@
 //!
 //! Every GET honours a single `Range` (`bytes=N-`, `bytes=N-M`, `bytes=-N`)
 //! with 206 and `Content-Range`, so downloads can resume.
+//!
+//! Every request is recorded ([`ServedRequest`], without its query, which
+//! holds the signature), and the next successful GET can be cut after a
+//! number of body bytes to test resumption.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -26,7 +30,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use futures::StreamExt as _;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
@@ -52,6 +59,8 @@ pub const MAX_UPLOAD: usize = 64 * 1024 * 1024;
 /// Time allowed for the TLS handshake.
 #[cfg(feature = "tls")]
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a cut body waits after its part before it drops the connection.
+const CUT_FLUSH_TIME: Duration = Duration::from_millis(300);
 /// Time an open connection gets to finish its request at shutdown.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -97,6 +106,22 @@ impl PackageInfo {
     }
 }
 
+/// One request the HTTP server answered, for tests; see
+/// [`App::served_requests`](crate::App::served_requests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedRequest {
+    /// `GET`, `PUT`, …
+    pub method: String,
+    /// The path, without the query (which holds tokens and signatures).
+    pub path: String,
+    /// The `Range` header, if any.
+    pub range: Option<String>,
+    /// The status answered.
+    pub status: u16,
+    /// Body bytes sent (fewer than the body when the GET was cut).
+    pub bytes_sent: u64,
+}
+
 struct Package {
     bytes: Bytes,
     access_token: String,
@@ -114,6 +139,9 @@ pub(crate) struct FileStore {
     base_url: String,
     packages: Mutex<HashMap<String, Package>>,
     objects: Mutex<HashMap<String, Object>>,
+    served: Mutex<Vec<ServedRequest>>,
+    /// Cut the body of the next successful GET after this many bytes.
+    cut_next_get: Mutex<Option<u64>>,
 }
 
 impl FileStore {
@@ -122,6 +150,8 @@ impl FileStore {
             base_url,
             packages: Mutex::default(),
             objects: Mutex::default(),
+            served: Mutex::default(),
+            cut_next_get: Mutex::default(),
         }
     }
 
@@ -165,6 +195,17 @@ impl FileStore {
             "{}/obs/{path}?signature={}",
             self.base_url, object.signature
         )
+    }
+
+    /// Every request answered so far, oldest first.
+    pub(crate) fn served(&self) -> Vec<ServedRequest> {
+        lock(&self.served).clone()
+    }
+
+    /// The next GET answered with 200 or 206 sends only `bytes` of its body,
+    /// then the connection is dropped.
+    pub(crate) fn cut_next_get_after(&self, bytes: u64) {
+        *lock(&self.cut_next_get) = Some(bytes);
     }
 
     pub(crate) fn object(&self, name: &str) -> Option<Bytes> {
@@ -281,15 +322,79 @@ where
 }
 
 type HttpResponse = Response<Full<Bytes>>;
+type SentBody = BoxBody<Bytes, std::io::Error>;
 
+/// Answers a request, records it, and cuts the body if a test asked to.
 async fn handle(
     store: Arc<FileStore>,
     request: Request<Incoming>,
-) -> Result<HttpResponse, Infallible> {
+) -> Result<Response<SentBody>, Infallible> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let range = request
+        .headers()
+        .get(header::RANGE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let response = route(store.clone(), request).await;
+    let (mut parts, body) = response.into_parts();
+    let status = parts.status;
+    let body = body.collect().await.map(|collected| collected.to_bytes());
+    let body = match body {
+        Ok(body) => body,
+        Err(never) => match never {},
+    };
+    let success = status == StatusCode::OK || status == StatusCode::PARTIAL_CONTENT;
+    let cut = if method == Method::GET && success {
+        lock(&store.cut_next_get).take()
+    } else {
+        None
+    };
+    let bytes_sent = cut.map_or(body.len() as u64, |cut| cut.min(body.len() as u64));
+    lock(&store.served).push(ServedRequest {
+        method: method.to_string(),
+        path,
+        range,
+        status: status.as_u16(),
+        bytes_sent,
+    });
+    let body = match cut {
+        None => Full::new(body).map_err(|never| match never {}).boxed(),
+        Some(_) => {
+            // Announce the whole body, so the client sees the cut.
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            cut_body(body, bytes_sent)
+        }
+    };
+    Ok(Response::from_parts(parts, body))
+}
+
+/// A body that sends its first `keep` bytes and then fails, so that hyper
+/// drops the connection short of the announced `Content-Length`.
+fn cut_body(body: Bytes, keep: u64) -> SentBody {
+    // keep <= body.len(), so it fits in usize.
+    let sent = body.slice(..keep as usize);
+    let cut = async {
+        // hyper drops the connection at once on a body error, even with the
+        // part still in its buffer: give it time to flush the part first.
+        tokio::time::sleep(CUT_FLUSH_TIME).await;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "download cut by the test",
+        ))
+    };
+    let frames =
+        futures::stream::once(async { Ok(Frame::data(sent)) }).chain(futures::stream::once(cut));
+    BodyExt::boxed(StreamBody::new(frames))
+}
+
+async fn route(store: Arc<FileStore>, request: Request<Incoming>) -> HttpResponse {
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
     let route = |prefix: &str| path.strip_prefix(prefix).and_then(decode_segment);
-    let response = if let Some(name) = route("/ota/v1/") {
+    if let Some(name) = route("/ota/v1/") {
         get_package(&store, &request, &name, |package| {
             bearer(&request) == Some(package.access_token.as_str())
         })
@@ -312,8 +417,7 @@ async fn handle(
         object(&store, request, &name, &signature).await
     } else {
         text(StatusCode::NOT_FOUND, "no such resource")
-    };
-    Ok(response)
+    }
 }
 
 /// Serves a package; `None` when `authorized` says no.

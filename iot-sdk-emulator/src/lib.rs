@@ -51,7 +51,10 @@ pub mod broker;
 mod app;
 mod auth;
 mod error;
+mod file_manager;
+mod gateway;
 mod http;
+mod ota;
 mod platform;
 mod registry;
 mod shadow;
@@ -65,9 +68,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::net::TcpListener;
 
-pub use app::{App, MessageBody};
+pub use app::{App, MessageBody, Request};
 pub use error::EmulatorError;
-pub use http::{MAX_UPLOAD, PACKAGE_EXPIRES, PackageInfo};
+pub use file_manager::{BUCKET_NAME, URL_EXPIRE, object_name};
+pub use http::{MAX_UPLOAD, PACKAGE_EXPIRES, PackageInfo, ServedRequest};
 pub use platform::DeviceEvent;
 pub use registry::{Credential, DeviceRegistration, DeviceStatus};
 pub use trace::{Direction, TRACE_CAPACITY, TraceEntry};
@@ -92,6 +96,10 @@ pub struct EmulatorConfig {
     pub ca_file: Option<PathBuf>,
     /// Devices registered from the start.
     pub devices: Vec<DeviceRegistration>,
+    /// Milliseconds the platform clock is ahead of the host's (negative:
+    /// behind) in `time_sync_response`s only; login timestamp checks keep
+    /// the host's clock. Lets a test or demo see a device find the offset.
+    pub time_sync_offset_ms: i64,
 }
 
 impl EmulatorConfig {
@@ -104,6 +112,13 @@ impl EmulatorConfig {
     /// The same configuration with TLS on.
     pub fn with_tls(mut self) -> Self {
         self.tls = true;
+        self
+    }
+
+    /// The same configuration with the time-sync clock `offset_ms` ahead
+    /// (see [`EmulatorConfig::time_sync_offset_ms`]).
+    pub fn with_time_sync_offset_ms(mut self, offset_ms: i64) -> Self {
+        self.time_sync_offset_ms = offset_ms;
         self
     }
 }
@@ -137,6 +152,7 @@ impl Emulator {
             None => format!("http://127.0.0.1:{http_port}"),
         };
         let platform = Arc::new(Platform::new(Arc::new(FileStore::new(base_url))));
+        platform.set_time_sync_offset_ms(config.time_sync_offset_ms);
         let app = App::new(platform.clone());
         for device in config.devices {
             app.register_device(device);

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -15,6 +16,7 @@ use iot_sdk::protocol::payload::{
     ServiceProperties, ShadowGetRequest, ShadowGetResponse, decode,
 };
 use iot_sdk::protocol::services::time_sync::{self, TimeSyncRequest, TimeSyncResponse};
+use iot_sdk::protocol::services::{file, sub_device};
 use iot_sdk::protocol::time::epoch_millis;
 use iot_sdk::protocol::topic::new_request_id;
 use iot_sdk::protocol::topic::{Topic, TopicKind, system_filters};
@@ -172,6 +174,8 @@ pub(crate) struct Platform {
     pub(crate) trace: Trace,
     events: broadcast::Sender<DeviceEvent>,
     pub(crate) files: Arc<FileStore>,
+    /// How far `time_sync_response` times are ahead of the host clock (ms).
+    time_sync_offset_ms: AtomicI64,
 }
 
 impl Platform {
@@ -184,7 +188,13 @@ impl Platform {
             trace: Trace::default(),
             events: broadcast::Sender::new(EVENT_CAPACITY),
             files,
+            time_sync_offset_ms: AtomicI64::new(0),
         }
+    }
+
+    /// Runs the clock of time-sync answers `offset_ms` ahead of the host's.
+    pub(crate) fn set_time_sync_offset_ms(&self, offset_ms: i64) {
+        self.time_sync_offset_ms.store(offset_ms, Ordering::Relaxed);
     }
 
     pub(crate) fn attach(&self, broker: BrokerHandle) {
@@ -351,8 +361,16 @@ impl Platform {
 
     fn on_events(&self, device_id: &str, envelope: EventEnvelope) {
         for event in envelope.services {
-            if event.is(time_sync::SERVICE_ID, time_sync::TIME_SYNC_REQUEST) {
-                self.answer_time_sync(device_id, envelope.object_device_id.clone(), &event);
+            let object_device_id = envelope.object_device_id.as_deref();
+            match event.service_id.as_str() {
+                time_sync::SERVICE_ID if event.event_type == time_sync::TIME_SYNC_REQUEST => {
+                    self.answer_time_sync(device_id, envelope.object_device_id.clone(), &event)
+                }
+                file::SERVICE_ID => crate::file_manager::on_event(self, device_id, &event),
+                sub_device::SERVICE_ID => {
+                    crate::gateway::on_event(self, device_id, object_device_id, &event)
+                }
+                _ => {}
             }
             self.emit(DeviceEvent::Event {
                 device_id: device_id.to_owned(),
@@ -362,9 +380,12 @@ impl Platform {
         }
     }
 
-    /// Answers `time_sync_request` with the platform's receive and send times (§4.3).
+    /// Answers `time_sync_request` with the platform's receive and send times
+    /// (§4.3), on the time-sync clock, echoing the request's `event_id`.
     fn answer_time_sync(&self, device_id: &str, object_device_id: Option<String>, event: &Event) {
-        let server_recv_time = epoch_millis(Utc::now());
+        let offset =
+            chrono::Duration::milliseconds(self.time_sync_offset_ms.load(Ordering::Relaxed));
+        let server_recv_time = epoch_millis(Utc::now() + offset);
         let request: TimeSyncRequest = match event.decode_paras() {
             Ok(request) => request,
             Err(error) => {
@@ -375,9 +396,11 @@ impl Platform {
         let response = TimeSyncResponse {
             device_send_time: request.device_send_time,
             server_recv_time,
-            server_send_time: epoch_millis(Utc::now()),
+            server_send_time: epoch_millis(Utc::now() + offset),
         };
-        let envelope = EventEnvelope::single(object_device_id, response.to_event());
+        let mut answer = response.to_event();
+        answer.event_id = event.event_id.clone().filter(|id| !id.is_empty());
+        let envelope = EventEnvelope::single(object_device_id, answer);
         let topic = Topic::new(device_id, TopicKind::EventsDown);
         if let Err(error) = self.send(&topic, &envelope) {
             tracing::warn!(device_id, %error, "could not answer a time sync request");

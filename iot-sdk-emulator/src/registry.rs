@@ -118,6 +118,8 @@ struct Entry {
 #[derive(Default)]
 pub(crate) struct Registry {
     devices: BTreeMap<String, Entry>,
+    /// The children of gateways, which have no connection of their own.
+    pub(crate) children: crate::gateway::Children,
 }
 
 impl Registry {

@@ -2,6 +2,7 @@
 //! device makes to the platform, correlated with their answers.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -25,7 +26,58 @@ use crate::transport::{Delivery, Inbound, Transport};
 pub(crate) struct Client {
     config: DeviceConfig,
     transport: OnceLock<Transport>,
+    clock: Arc<Clock>,
     shadow_requests: Mutex<HashMap<String, oneshot::Sender<Result<ShadowGetResponse>>>>,
+    event_requests: Mutex<Vec<EventWaiter>>,
+    next_waiter: AtomicU64,
+}
+
+/// What answers an event the device sent as a request (§4: URL requests,
+/// time sync, child-device management).
+pub(crate) struct Expect {
+    /// The service the answer belongs to.
+    pub service_id: &'static str,
+    /// The event types that answer.
+    pub event_types: &'static [&'static str],
+    /// For answers that do not echo the request's `event_id`: whether an
+    /// answer is this request's (e.g. its `object_name` or send time).
+    pub matches: Box<dyn Fn(&Event) -> bool + Send + Sync>,
+}
+
+struct EventWaiter {
+    key: u64,
+    event_id: String,
+    expect: Expect,
+    answer: oneshot::Sender<Event>,
+}
+
+impl EventWaiter {
+    fn accepts(&self, event: &Event) -> bool {
+        event.service_id == self.expect.service_id
+            && self.expect.event_types.contains(&event.event_type.as_str())
+    }
+}
+
+/// The device's idea of the time: the local clock plus an offset that time
+/// sync may set (§4.3), for devices whose clock cannot be trusted.
+#[derive(Debug, Default)]
+pub(crate) struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// From now on [`Clock::now`] is the local clock plus `offset_ms`.
+    pub(crate) fn set_offset_ms(&self, offset_ms: i64) {
+        self.offset_ms.store(offset_ms, Ordering::Relaxed);
+    }
+
+    pub(crate) fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
 }
 
 impl Client {
@@ -33,8 +85,16 @@ impl Client {
         Client {
             config,
             transport: OnceLock::new(),
+            clock: Arc::default(),
             shadow_requests: Mutex::default(),
+            event_requests: Mutex::default(),
+            next_waiter: AtomicU64::new(0),
         }
+    }
+
+    /// The time the SDK stamps on what it sends (see [`Clock`]).
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub(crate) fn config(&self) -> &DeviceConfig {
@@ -52,7 +112,8 @@ impl Client {
         let mut started = None;
         self.transport.get_or_init(|| {
             let config = self.config.clone();
-            let credentials = Arc::new(move || credentials(&config, Utc::now()));
+            let clock = self.clock.clone();
+            let credentials = Arc::new(move || credentials(&config, clock.now()));
             let (transport, inbound) = Transport::start(self.config.transport.clone(), credentials);
             started = Some((transport.clone(), inbound));
             transport
@@ -97,15 +158,79 @@ impl Client {
 
     /// Publishes one event about this device on `…/sys/events/up`, stamped
     /// with the current time unless it carries its own.
-    pub(crate) async fn report_event(&self, mut event: Event) -> Result<Delivery> {
+    pub(crate) async fn report_event(&self, event: Event) -> Result<Delivery> {
+        self.report_event_of(self.device_id().to_string(), event)
+            .await
+    }
+
+    /// Publishes one event about `object_device_id` (this device or, for a
+    /// gateway, a child) on this device's `…/sys/events/up`.
+    pub(crate) async fn report_event_of(
+        &self,
+        object_device_id: String,
+        mut event: Event,
+    ) -> Result<Delivery> {
         event
             .event_time
-            .get_or_insert_with(|| EventTime(Utc::now()));
-        let envelope = EventEnvelope {
-            object_device_id: Some(self.device_id().to_string()),
-            services: vec![event],
-        };
+            .get_or_insert_with(|| EventTime(self.clock.now()));
+        let envelope = EventEnvelope::single(Some(object_device_id), event);
         self.publish_json(TopicKind::EventsUp, &envelope).await
+    }
+
+    /// Sends `event` (with a fresh `event_id` unless it has one) and waits
+    /// up to `timeout` for the platform's answer described by `expect`.
+    pub(crate) async fn request_event(
+        &self,
+        mut event: Event,
+        expect: Expect,
+        timeout: Duration,
+    ) -> Result<Event> {
+        let event_id = event.event_id.get_or_insert_with(new_request_id).clone();
+        let key = self.next_waiter.fetch_add(1, Ordering::Relaxed);
+        let (answer, answered) = oneshot::channel();
+        crate::sync::lock(&self.event_requests).push(EventWaiter {
+            key,
+            event_id,
+            expect,
+            answer,
+        });
+        let forget = || crate::sync::lock(&self.event_requests).retain(|w| w.key != key);
+        if let Err(e) = self.report_event(event).await {
+            forget();
+            return Err(e);
+        }
+        let answer = tokio::time::timeout(timeout, answered).await;
+        forget();
+        match answer {
+            Ok(Ok(event)) => Ok(event),
+            Ok(Err(_)) => Err(Error::Stopped),
+            Err(_) => Err(Error::Timeout(timeout)),
+        }
+    }
+
+    /// Hands a downlink event to the request waiting for it, if any: the
+    /// one whose `event_id` it echoes, else the oldest that accepts it.
+    /// Returns the event back when nobody waits for it.
+    pub(crate) fn complete_event_request(&self, event: Event) -> Option<Event> {
+        let mut waiters = crate::sync::lock(&self.event_requests);
+        let echoed = event.event_id.as_deref().filter(|id| !id.is_empty());
+        let position = waiters
+            .iter()
+            .position(|w| w.accepts(&event) && Some(w.event_id.as_str()) == echoed)
+            .or_else(|| {
+                waiters
+                    .iter()
+                    .position(|w| w.accepts(&event) && (w.expect.matches)(&event))
+            });
+        match position {
+            Some(position) => {
+                let waiter = waiters.remove(position);
+                // A waiter that gave up meanwhile drops the answer: it was still ours.
+                let _ = waiter.answer.send(event);
+                None
+            }
+            None => Some(event),
+        }
     }
 
     /// Asks the platform for the device shadow and waits for the answer.
@@ -178,5 +303,101 @@ fn credentials(config: &DeviceConfig, now: DateTime<Utc>) -> Credentials {
         crate::config::Auth::X509 { .. } => {
             Credentials::x509(&config.device_id, config.signature, now)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::IotDevice;
+
+    fn client() -> Client {
+        let config = IotDevice::builder()
+            .server("127.0.0.1")
+            .secret("prod_node", "secret")
+            .into_config()
+            .unwrap();
+        Client::new(config)
+    }
+
+    fn answer(event_type: &str, event_id: Option<&str>, object: &str) -> Event {
+        let mut event = Event::new(
+            "$file_manager",
+            event_type,
+            &serde_json::json!({"object_name": object}),
+        )
+        .unwrap();
+        event.event_id = event_id.map(str::to_string);
+        event
+    }
+
+    /// Registers a waiter as `request_event` does, without sending anything.
+    fn wait_for(client: &Client, event_id: &str, object: &'static str) -> oneshot::Receiver<Event> {
+        let (answer, answered) = oneshot::channel();
+        let key = client.next_waiter.fetch_add(1, Ordering::Relaxed);
+        crate::sync::lock(&client.event_requests).push(EventWaiter {
+            key,
+            event_id: event_id.to_string(),
+            expect: Expect {
+                service_id: "$file_manager",
+                event_types: &["get_upload_url_response"],
+                matches: Box::new(move |event| event.paras["object_name"] == object),
+            },
+            answer,
+        });
+        answered
+    }
+
+    #[test]
+    fn an_echoed_event_id_beats_an_older_waiter_that_also_matches() {
+        let client = client();
+        let mut first = wait_for(&client, "id-1", "a.log");
+        let mut second = wait_for(&client, "id-2", "a.log");
+        let taken =
+            client.complete_event_request(answer("get_upload_url_response", Some("id-2"), "a.log"));
+        assert!(taken.is_none());
+        assert!(second.try_recv().is_ok());
+        assert!(first.try_recv().is_err(), "the older waiter still waits");
+    }
+
+    #[test]
+    fn without_an_echoed_id_the_oldest_matching_waiter_gets_the_answer() {
+        let client = client();
+        let mut other = wait_for(&client, "id-1", "b.log");
+        let mut first = wait_for(&client, "id-2", "a.log");
+        let mut second = wait_for(&client, "id-3", "a.log");
+        assert!(
+            client
+                .complete_event_request(answer("get_upload_url_response", Some(""), "a.log"))
+                .is_none()
+        );
+        assert!(first.try_recv().is_ok());
+        assert!(second.try_recv().is_err());
+        assert!(other.try_recv().is_err());
+    }
+
+    #[test]
+    fn events_nobody_waits_for_are_handed_back() {
+        let client = client();
+        let _waiting = wait_for(&client, "id-1", "a.log");
+        let unrelated = answer("get_download_url_response", Some("id-1"), "a.log");
+        assert_eq!(
+            client.complete_event_request(unrelated.clone()),
+            Some(unrelated)
+        );
+        let not_matching = answer("get_upload_url_response", Some("id-9"), "z.log");
+        assert_eq!(
+            client.complete_event_request(not_matching.clone()),
+            Some(not_matching)
+        );
+    }
+
+    #[test]
+    fn the_clock_applies_its_offset() {
+        let clock = Clock::default();
+        clock.set_offset_ms(-3_600_000);
+        let behind = Utc::now() - clock.now();
+        assert!(behind >= chrono::Duration::minutes(59), "{behind}");
+        assert_eq!(clock.offset_ms(), -3_600_000);
     }
 }

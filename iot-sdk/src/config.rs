@@ -61,6 +61,8 @@ pub(crate) struct DeviceConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) connection_logs: bool,
     pub(crate) report_sdk_info: bool,
+    pub(crate) log_reporting: bool,
+    pub(crate) sync_clock: bool,
     pub(crate) transport: TransportConfig,
 }
 
@@ -89,6 +91,8 @@ pub struct IotDeviceBuilder {
     subscribe_system_topics: Option<bool>,
     connection_logs: Option<bool>,
     report_sdk_info: Option<bool>,
+    log_reporting: Option<bool>,
+    sync_clock: Option<bool>,
     max_inflight: Option<usize>,
     outbox: Option<OutboxConfig>,
     reconnect: Option<ReconnectConfig>,
@@ -212,6 +216,24 @@ impl IotDeviceBuilder {
         self
     }
 
+    /// The `$log` switch before the platform sends a `log_config` (§4.5).
+    /// Default on, like the Python SDK; `false` starts off, like Java's.
+    /// While off, no log is reported: neither the connection logs, nor
+    /// `report_log`, nor the tracing layer's records.
+    pub fn log_reporting(mut self, on: bool) -> Self {
+        self.log_reporting = Some(on);
+        self
+    }
+
+    /// Keeps the SDK's clock on the platform's time (§4.3): after every
+    /// (re)connect the device asks for the time and from then on stamps its
+    /// `event_time`s, log timestamps and login timestamps with the local
+    /// clock plus the measured offset. Default off.
+    pub fn sync_clock(mut self, on: bool) -> Self {
+        self.sync_clock = Some(on);
+        self
+    }
+
     /// QoS 1 publishes in flight at once. Default 100.
     pub fn max_inflight(mut self, max: usize) -> Self {
         self.max_inflight = Some(max);
@@ -321,6 +343,8 @@ impl IotDeviceBuilder {
             request_timeout: self.request_timeout.unwrap_or(Duration::from_secs(10)),
             connection_logs: self.connection_logs.unwrap_or(true),
             report_sdk_info: self.report_sdk_info.unwrap_or(true),
+            log_reporting: self.log_reporting.unwrap_or(true),
+            sync_clock: self.sync_clock.unwrap_or(false),
             transport,
         })
     }

@@ -2,7 +2,7 @@
 
 use std::any::TypeId;
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -60,8 +60,21 @@ impl IotDevice {
                 reporter: Arc::default(),
                 handlers: RwLock::default(),
                 greeted: watch::Sender::new(0),
+                states: Mutex::default(),
             }),
         }
+        .with_system_services()
+    }
+
+    /// Installs the system services that work without the application's
+    /// help (§4): the log switch.
+    fn with_system_services(self) -> Self {
+        crate::log::install(&self.shared);
+        self
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// The device id.
@@ -79,6 +92,7 @@ impl IotDevice {
             tokio::spawn(dispatch::run(self.shared.clone(), inbound).instrument(span.clone()));
             let _entered = span.enter();
             self.shared.reporter.start(self.shared.client.clone());
+            crate::time_sync::start(&self.shared);
             self.warn_unadded_commands();
         }
         self.shared
@@ -293,9 +307,7 @@ impl IotDevice {
     {
         let service_id = service_id.into();
         let h = handler(f);
-        self.shared.update_handlers(|hs| {
-            hs.events.retain(|(id, _)| *id != service_id);
-            hs.events.push((service_id, h));
-        });
+        self.shared
+            .update_handlers(|hs| hs.set_event(service_id, h));
     }
 }

@@ -1,23 +1,25 @@
 //! The dispatcher: routes every inbound message to its handler and makes
 //! sure every request that carries a request id gets an answer.
 
-use std::sync::{Arc, RwLock};
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
 use tracing::{Instrument, debug, warn};
 
 use crate::client::Client;
+use crate::gateway::{Children, Target};
 use crate::handler::{HandlerResult, Handlers, RawMessage, call_guarded, catch_panics};
 use crate::protocol::decode;
 use crate::protocol::payload::{
     Command, CommandResponse, DeviceMessage, EventEnvelope, PropertiesGetRequest,
     PropertiesSetRequest, ResultResponse, ServiceProperties, ShadowGetResponse,
 };
-use crate::protocol::services::{log, sdk_info};
+use crate::protocol::services::sub_device;
 use crate::protocol::topic::{Topic, TopicKind};
 use crate::service::Reporter;
 use crate::transport::Inbound;
@@ -31,6 +33,8 @@ pub(crate) struct Shared {
     /// Counts connections whose §1.11 events are queued, so `connect()` can
     /// return only after them: they are the first publishes of a connection.
     pub greeted: watch::Sender<u64>,
+    /// The state of each system service, by type (see [`Shared::state`]).
+    pub states: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Shared {
@@ -40,6 +44,20 @@ impl Shared {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// The device's one `T`, created on first use: how a system service
+    /// keeps its state without the device knowing its type.
+    pub fn state<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut states = crate::sync::lock(&self.states);
+        let state = states
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()));
+        // The map holds under TypeId::of::<T>() only values of type T.
+        match state.clone().downcast::<T>() {
+            Ok(state) => state,
+            Err(_) => unreachable!("a state stored under another type's id"),
+        }
     }
 
     pub fn update_handlers(&self, f: impl FnOnce(&mut Handlers)) {
@@ -64,7 +82,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut inbound: UnboundedReceiver<Inbo
                 );
             }
             Inbound::Connected { reconnect, lost_at } => {
-                on_connected(&shared.client, first_connect, reconnect, lost_at).await;
+                on_connected(&shared, first_connect, reconnect, lost_at).await;
                 first_connect = false;
                 shared.greeted.send_modify(|n| *n += 1);
             }
@@ -90,17 +108,31 @@ async fn route(shared: &Shared, message: RawMessage) {
     let client = &shared.client;
     let payload = &message.payload;
     match &topic.kind {
-        TopicKind::MessagesDown => on_message_down(&handlers, message).await,
+        TopicKind::MessagesDown => on_message_down(shared, &handlers, message).await,
         TopicKind::Command { .. } => {
-            let answer = answer_command(&handlers, payload).await;
+            let answer = match target(shared, payload) {
+                Target::Own => answer_command(&handlers, payload).await,
+                Target::Child(_, child) => answer_command(&child, payload).await,
+                Target::Unknown(id) => CommandResponse::failure(unknown_child(&id)),
+            };
             respond(client, &topic, &answer).await;
         }
         TopicKind::PropertiesSet { .. } => {
-            let answer = answer_properties_set(shared, &handlers, payload).await;
+            let answer = match target(shared, payload) {
+                Target::Own => answer_properties_set(shared, &handlers, payload, None).await,
+                Target::Child(id, child) => {
+                    answer_properties_set(shared, &child, payload, Some(&id)).await
+                }
+                Target::Unknown(id) => ResultResponse::failure(unknown_child(&id)),
+            };
             respond(client, &topic, &answer).await;
         }
         TopicKind::PropertiesGet { .. } => {
-            let answer = answer_properties_get(&handlers, payload).await;
+            let answer = match target(shared, payload) {
+                Target::Own => answer_properties_get(&handlers, payload).await,
+                Target::Child(_, child) => answer_properties_get(&child, payload).await,
+                Target::Unknown(id) => PropertiesGetAnswer::failure(unknown_child(&id)),
+            };
             respond(client, &topic, &answer).await;
         }
         TopicKind::ShadowGetResponse { request_id } => {
@@ -113,11 +145,36 @@ async fn route(shared: &Shared, message: RawMessage) {
                 debug!(%request_id, "shadow answer nobody waits for");
             }
         }
-        TopicKind::EventsDown => on_events_down(&handlers, &message).await,
+        TopicKind::EventsDown => on_events_down(shared, &handlers, &message).await,
         // Our own uplinks come back on a plain broker through the wildcard filters.
         _ if !topic.is_downlink() => {}
         _ => warn!(topic = %message.topic, "no route for this downlink"),
     }
+}
+
+/// Reads only the addressee of a request; the full parse comes later.
+#[derive(Deserialize)]
+struct Addressed {
+    #[serde(default)]
+    object_device_id: Option<String>,
+}
+
+/// Whom a request is for: the device, one of a gateway's children, or an
+/// unknown id. A payload that does not parse goes the device's own way,
+/// whose answer names the fault.
+fn target(shared: &Shared, payload: &[u8]) -> Target {
+    let children = shared.state::<Children>();
+    match serde_json::from_slice::<Addressed>(payload) {
+        Ok(addressed) => children.target(
+            shared.client.device_id(),
+            addressed.object_device_id.as_deref(),
+        ),
+        Err(_) => Target::Own,
+    }
+}
+
+fn unknown_child(device_id: &str) -> String {
+    format!("unknown child device: {device_id} (not on this gateway's child list)")
 }
 
 /// Parses a request payload; the error text names the field at fault.
@@ -153,13 +210,15 @@ async fn answer_command(handlers: &Handlers, payload: &[u8]) -> CommandResponse 
         .unwrap_or_else(|e| CommandResponse::failure(e.to_string()))
 }
 
+/// Answers a property write; `child` is the gateway's child it is for.
 async fn answer_properties_set(
     shared: &Shared,
     handlers: &Handlers,
     payload: &[u8],
+    child: Option<&str>,
 ) -> ResultResponse {
     let outcome = match parse(payload) {
-        Ok(request) => catch_panics(write_properties(shared, handlers, request))
+        Ok(request) => catch_panics(write_properties(shared, handlers, request, child))
             .await
             .unwrap_or_else(|e| Err(e.to_string())),
         Err(why) => Err(why),
@@ -176,6 +235,7 @@ async fn write_properties(
     shared: &Shared,
     handlers: &Handlers,
     request: PropertiesSetRequest,
+    child: Option<&str>,
 ) -> Result<(), String> {
     // The common case, one added service, in one step.
     if let [only] = request.services.as_slice()
@@ -183,7 +243,7 @@ async fn write_properties(
     {
         let apply = entry.write(&only.properties).map_err(|e| e.to_string())?;
         let written = apply.await;
-        report_written(shared, vec![written]).await;
+        report_written(shared, vec![written], child).await;
         return Ok(());
     }
     let mut staged = Vec::new();
@@ -218,16 +278,24 @@ async fn write_properties(
     for (entry, write) in staged {
         written.push(entry.apply(write).await);
     }
-    report_written(shared, written).await;
+    report_written(shared, written, child).await;
     Ok(())
 }
 
 /// Like the official SDKs: the new values are reported before the answer.
-async fn report_written(shared: &Shared, mut written: Vec<ServiceProperties>) {
+/// A child's values go on the gateway's batch topic.
+async fn report_written(shared: &Shared, mut written: Vec<ServiceProperties>, child: Option<&str>) {
     written.retain(|service| !service.properties.is_empty());
-    if !written.is_empty()
-        && let Err(e) = shared.reporter.report(written).await
-    {
+    if written.is_empty() {
+        return;
+    }
+    let reported = match child {
+        Some(child) => crate::gateway::report_child(&shared.client, child, written)
+            .await
+            .map(drop),
+        None => shared.reporter.report(written).await,
+    };
+    if let Err(e) = reported {
         warn!(error = %e, "could not report the written properties");
     }
 }
@@ -243,6 +311,17 @@ struct PropertiesGetAnswer {
     services: Vec<ServiceProperties>,
 }
 
+impl PropertiesGetAnswer {
+    fn failure(why: String) -> Self {
+        let failure = ResultResponse::failure(why);
+        PropertiesGetAnswer {
+            result_code: Some(failure.result_code),
+            result_desc: failure.result_desc,
+            services: Vec::new(),
+        }
+    }
+}
+
 async fn answer_properties_get(handlers: &Handlers, payload: &[u8]) -> PropertiesGetAnswer {
     let outcome = match parse::<PropertiesGetRequest>(payload) {
         Err(why) => Err(why),
@@ -256,14 +335,7 @@ async fn answer_properties_get(handlers: &Handlers, payload: &[u8]) -> Propertie
             result_desc: None,
             services,
         },
-        Err(why) => {
-            let failure = ResultResponse::failure(why);
-            PropertiesGetAnswer {
-                result_code: Some(failure.result_code),
-                result_desc: failure.result_desc,
-                services: Vec::new(),
-            }
-        }
+        Err(why) => PropertiesGetAnswer::failure(why),
     }
 }
 
@@ -302,11 +374,28 @@ async fn read_properties(
     Ok(services)
 }
 
-async fn on_message_down(handlers: &Handlers, message: RawMessage) {
+async fn on_message_down(shared: &Shared, handlers: &Handlers, message: RawMessage) {
     let system = DeviceMessage::parse_system(&message.payload);
     if let Some(handler) = &handlers.raw_message {
         report_failure(&message.topic, call_guarded(handler, message.clone()).await);
     }
+    let addressee = system.as_ref().and_then(|m| m.object_device_id.as_deref());
+    let children = shared.state::<Children>();
+    let system = match children.target(shared.client.device_id(), addressee) {
+        Target::Own => system,
+        Target::Child(id, child) => {
+            match (system, &child.message) {
+                (Some(system), Some(handler)) => {
+                    report_failure(&message.topic, call_guarded(handler, system).await)
+                }
+                _ => warn!(child = %id, "message for a child with no message handler dropped"),
+            }
+            return;
+        }
+        Target::Unknown(id) => {
+            return warn!(object_device_id = %id, "message for an unknown child device dropped");
+        }
+    };
     match (system, &handlers.message) {
         (Some(system), Some(handler)) => {
             report_failure(&message.topic, call_guarded(handler, system).await)
@@ -318,12 +407,30 @@ async fn on_message_down(handlers: &Handlers, message: RawMessage) {
     }
 }
 
-async fn on_events_down(handlers: &Handlers, message: &RawMessage) {
+async fn on_events_down(shared: &Shared, handlers: &Handlers, message: &RawMessage) {
     let envelope: EventEnvelope = match parse(&message.payload) {
         Ok(envelope) => envelope,
         Err(why) => return warn!(topic = %message.topic, %why, "event ignored"),
     };
+    let children = shared.state::<Children>();
+    let addressee = envelope.object_device_id.as_deref();
+    let target = children.target(shared.client.device_id(), addressee);
     for event in envelope.services {
+        // Answers to the device's own requests go to whoever waits for them.
+        let Some(event) = shared.client.complete_event_request(event) else {
+            continue;
+        };
+        // The child list is the gateway's business, whichever id the envelope names.
+        let handlers = match &target {
+            _ if event.service_id == sub_device::SERVICE_ID => handlers,
+            Target::Own => handlers,
+            Target::Child(_, child) => child,
+            Target::Unknown(id) => {
+                warn!(object_device_id = %id, service_id = %event.service_id,
+                      "event for an unknown child device dropped");
+                continue;
+            }
+        };
         match handlers.event(&event.service_id) {
             Some(handler) => report_failure(&message.topic, call_guarded(handler, event).await),
             None => warn!(service_id = %event.service_id, event_type = %event.event_type,
@@ -351,26 +458,14 @@ async fn respond<T: Serialize>(client: &Client, request: &Topic, answer: &T) {
     }
 }
 
-/// §1.11: the connection logs, then on the first connect the SDK version.
-async fn on_connected(client: &Client, first: bool, reconnect: bool, lost_at: Option<SystemTime>) {
-    let config = client.config();
-    let mut events = Vec::new();
-    if config.connection_logs {
-        let now = Utc::now();
-        let complete = format!("connect complete, the uri is {}", config.host());
-        events.push(log::status_report(now, &complete));
-        if let (true, Some(lost_at)) = (reconnect, lost_at) {
-            events.push(log::status_report(
-                DateTime::<Utc>::from(lost_at),
-                "connect lost",
-            ));
-        }
-    }
-    if first && config.report_sdk_info {
-        events.push(sdk_info::report(sdk_info::SDK_VERSION, None, None));
-    }
+/// §1.11: the connection logs, then on the first connect the SDK version;
+/// for a gateway, the child-list sync (§4.4).
+async fn on_connected(shared: &Shared, first: bool, reconnect: bool, lost_at: Option<SystemTime>) {
+    let mut events = crate::log::connection_logs(shared, reconnect, lost_at);
+    events.extend(crate::device_info::on_first_connect(shared, first));
+    events.extend(crate::gateway::sync_request(shared));
     for event in events {
-        if let Err(e) = client.report_event(event).await {
+        if let Err(e) = shared.client.report_event(event).await {
             warn!(error = %e, "could not queue a connection event");
         }
     }

@@ -47,6 +47,22 @@ pub enum Error {
     /// JSON (de)serialization failed.
     #[error("JSON error: {0}")]
     Json(#[from] serde_json::Error),
+    /// An argument the SDK cannot send as given; the message says why.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// An HTTP server (OTA package or OBS file) answered with a status
+    /// other than success; `description` is its reason phrase.
+    #[error("HTTP {status} {description}")]
+    Http {
+        /// The HTTP status code.
+        status: u16,
+        /// The reason phrase, e.g. `Not Found`.
+        description: String,
+    },
+    /// Downloaded content does not match its announced size or SHA-256;
+    /// nothing was installed or moved into place.
+    #[error("verification failed: {0}")]
+    Verification(String),
     /// A local I/O error (files, certificates).
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

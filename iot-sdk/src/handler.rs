@@ -98,6 +98,12 @@ impl Handlers {
         self.services.iter().find(|s| s.service_id() == service_id)
     }
 
+    /// Installs the handler of one event service, replacing any before it.
+    pub fn set_event(&mut self, service_id: String, h: Handler<Event, HandlerResult<()>>) {
+        self.events.retain(|(id, _)| *id != service_id);
+        self.events.push((service_id, h));
+    }
+
     pub fn event(&self, service_id: &str) -> Option<&Handler<Event, HandlerResult<()>>> {
         self.events
             .iter()

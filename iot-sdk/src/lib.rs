@@ -18,12 +18,19 @@ pub mod __private;
 mod client;
 mod config;
 mod device;
+pub mod device_info;
 mod dispatch;
 pub mod error;
+pub mod file;
+pub mod gateway;
 mod handler;
+mod http;
+pub mod log;
+pub mod ota;
 pub mod protocol;
 pub mod service;
 mod sync;
+pub mod time_sync;
 mod transport;
 
 /// Implements [`service::IotService`] for a struct whose fields are the

@@ -125,6 +125,7 @@ async fn run(args: Args) -> Result<(), String> {
         tls: args.tls,
         ca_file: args.ca_file,
         devices,
+        ..EmulatorConfig::default()
     };
     let emulator = Emulator::start(config)
         .await

@@ -21,6 +21,8 @@ use crate::protocol::model::ServiceCapability;
 pub struct Service<S> {
     cell: Arc<ServiceCell<S>>,
     shared: Arc<Shared>,
+    /// Set for a gateway's child: reports go on the gateway's batch topic.
+    child: Option<Arc<str>>,
 }
 
 impl<S> Clone for Service<S> {
@@ -28,13 +30,31 @@ impl<S> Clone for Service<S> {
         Service {
             cell: self.cell.clone(),
             shared: self.shared.clone(),
+            child: self.child.clone(),
         }
     }
 }
 
 impl<S: IotService> Service<S> {
     pub(crate) fn new(cell: Arc<ServiceCell<S>>, shared: Arc<Shared>) -> Self {
-        Service { cell, shared }
+        Service {
+            cell,
+            shared,
+            child: None,
+        }
+    }
+
+    /// The service of a gateway's child device `child`.
+    pub(crate) fn for_child(
+        cell: Arc<ServiceCell<S>>,
+        shared: Arc<Shared>,
+        child: Arc<str>,
+    ) -> Self {
+        Service {
+            cell,
+            shared,
+            child: Some(child),
+        }
     }
 
     /// The service id.
@@ -65,6 +85,11 @@ impl<S: IotService> Service<S> {
             }
             self.shared.client.transport()?;
             let values = ServiceCell::read(&mut *service, changed);
+            if let Some(child) = &self.child {
+                // Published under the lock, so reports of two updates keep their order.
+                crate::gateway::report_child(&self.shared.client, child, vec![values]).await?;
+                return Ok(outcome);
+            }
             // Queued under the lock, so reports of two updates keep their order.
             (self.shared.reporter.enqueue(vec![values]).await?, outcome)
         };
@@ -77,6 +102,10 @@ impl<S: IotService> Service<S> {
     pub async fn report(&self) -> Result<()> {
         self.shared.client.transport()?;
         let values = self.cell.read_all().await;
+        if let Some(child) = &self.child {
+            let report = crate::gateway::report_child(&self.shared.client, child, vec![values]);
+            return report.await.map(drop);
+        }
         self.shared.reporter.report(vec![values]).await
     }
 
@@ -84,7 +113,17 @@ impl<S: IotService> Service<S> {
     /// [`stop_auto_report`](Self::stop_auto_report) or the device closes.
     /// Services with the same period are reported together in one message.
     /// Call it inside the tokio runtime; a new period replaces the old one.
+    ///
+    /// Only for the device's own services: a gateway's child reports with
+    /// [`update`](Self::update) and [`report`](Self::report), or in batches
+    /// with `Gateway::report_sub_device_properties`; for a child's service
+    /// this fails with [`Error::Config`](crate::Error::Config).
     pub fn auto_report(&self, period: Duration) -> Result<()> {
+        if let Some(child) = &self.child {
+            return Err(crate::Error::Config(format!(
+                "auto_report is for the device's own services, not child {child}'s"
+            )));
+        }
         let entry: Arc<dyn ServiceEntry> = self.cell.clone();
         self.shared.reporter.auto_report(entry, period)
     }

@@ -297,3 +297,17 @@ pub fn assert_event_time(event_time: Option<&str>) {
         "event_time {event_time:?} is not yyyyMMddTHHmmssZ"
     );
 }
+
+/// `len` bytes that differ from offset to offset and, by `seed`, from test
+/// to test (xorshift), for files and packages whose corruption must show.
+pub fn test_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}

@@ -22,6 +22,35 @@ pub const DEVICE_MESSAGE: &str = "DEVICE_MESSAGE";
 /// Log `type`: command activity.
 pub const DEVICE_COMMAND: &str = "DEVICE_COMMAND";
 
+/// The `type` of a log entry (§4.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LogType {
+    /// [`DEVICE_STATUS`]: connection and device state.
+    #[default]
+    DeviceStatus,
+    /// [`DEVICE_PROPERTY`]: property activity.
+    DeviceProperty,
+    /// [`DEVICE_MESSAGE`]: message activity.
+    DeviceMessage,
+    /// [`DEVICE_COMMAND`]: command activity.
+    DeviceCommand,
+}
+
+impl LogType {
+    /// The wire name, e.g. `DEVICE_STATUS`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogType::DeviceStatus => DEVICE_STATUS,
+            LogType::DeviceProperty => DEVICE_PROPERTY,
+            LogType::DeviceMessage => DEVICE_MESSAGE,
+            LogType::DeviceCommand => DEVICE_COMMAND,
+        }
+    }
+}
+
+/// The documented limit of a log entry's `content`: 1 MB.
+pub const MAX_CONTENT_BYTES: usize = 1024 * 1024;
+
 /// `log_config`; both fields optional.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LogConfig {

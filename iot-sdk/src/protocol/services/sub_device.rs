@@ -417,4 +417,35 @@ mod tests {
         assert!(is_update_status_response("sub_device_update_status"));
         assert!(!is_update_status_response("add_sub_device_response"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn notify_survives_a_round_trip(
+            ids in proptest::collection::vec("[a-zA-Z0-9_\\-\"\\\\ ]{0,12}", 0..8),
+            version in proptest::option::of(proptest::num::i64::ANY),
+        ) {
+            let notify = SubDevicesNotify {
+                devices: ids
+                    .iter()
+                    .map(|id| DeviceInfo { device_id: id.clone(), node_id: Some(id.clone()), ..DeviceInfo::default() })
+                    .collect(),
+                version,
+            };
+            let event = notify.add_event();
+            proptest::prop_assert_eq!(event.decode_paras::<SubDevicesNotify>().unwrap(), notify);
+        }
+
+        #[test]
+        fn reading_arbitrary_paras_never_panics(
+            text in r#"\{("(devices|version|successful_devices|failed_devices|device_id|status)": ?(null|-?[0-9]{1,20}|"[^"]{0,8}"|\{\}|\[\]|\[\{"device_id": "x"\}\]|true)(, )?){0,5}\}"#
+        ) {
+            let Ok(paras) = serde_json::from_str::<Value>(&text) else { return Ok(()); };
+            let event = Event::new(SERVICE_ID, ADD_SUB_DEVICE_NOTIFY, &paras).unwrap();
+            let _ = event.decode_paras::<SubDevicesNotify>();
+            let _ = event.decode_paras::<AddSubDevicesResponse>();
+            let _ = event.decode_paras::<DeleteSubDevicesResponse>();
+            let _ = event.decode_paras::<UpdateStatusResponse>();
+            let _ = event.decode_paras::<SyncRequest>();
+        }
+    }
 }

@@ -1,0 +1,319 @@
+//! The gateway's child list with its persistence, the handlers of each
+//! child, and [`ChildDevice`], the application's handle on one child.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::client::Client;
+use crate::dispatch::Shared;
+use crate::error::{Error, Result};
+use crate::handler::{Handler, HandlerResult, Handlers, handler};
+use crate::protocol::Event;
+use crate::protocol::payload::{
+    Command, CommandResponse, DeviceMessage, DeviceProperties, GatewayPropertiesReport,
+    PropertiesGetRequest, PropertiesSetRequest, ServiceProperties,
+};
+use crate::protocol::services::sub_device::DeviceInfo;
+use crate::protocol::topic::TopicKind;
+use crate::service::{IotService, Service, ServiceCell, ServiceEntry};
+use crate::sync::lock;
+use crate::transport::Delivery;
+
+use super::persistence::{SubDeviceList, SubDevicePersistence};
+use super::requests::REPORT_LIMIT;
+
+/// A change of the child list that the platform announced.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SubDevicesChange {
+    /// `add_sub_device_notify`: children created (in the console, by an
+    /// API call, or by this gateway's own request).
+    Added {
+        /// The new children.
+        devices: Vec<DeviceInfo>,
+        /// The list version after the change.
+        version: Option<i64>,
+    },
+    /// `delete_sub_device_notify`: children deleted.
+    Deleted {
+        /// The deleted children.
+        devices: Vec<DeviceInfo>,
+        /// The list version after the change.
+        version: Option<i64>,
+    },
+}
+
+/// The gateway's state, one per device (see `Shared::state`). A device is a
+/// gateway once a persistence is set.
+#[derive(Default)]
+pub(crate) struct Children {
+    persistence: OnceLock<Arc<dyn SubDevicePersistence>>,
+    list: Mutex<SubDeviceList>,
+    /// One save at a time, each of the list as it is then: the store always
+    /// ends with the newest list.
+    saving: tokio::sync::Mutex<()>,
+    handlers: Mutex<HashMap<String, Handlers>>,
+    pub(super) on_change: Mutex<Option<Handler<SubDevicesChange, HandlerResult<()>>>>,
+}
+
+/// Where a request the platform addressed with `object_device_id` goes.
+pub(crate) enum Target {
+    /// The device itself (no id, its own id, or the device is no gateway).
+    Own,
+    /// A known child, with its handlers.
+    Child(String, Handlers),
+    /// An id that is neither the device nor one of its children.
+    Unknown(String),
+}
+
+impl Children {
+    /// Makes the device a gateway whose list lives in `persistence`.
+    pub(super) fn enable(&self, persistence: Arc<dyn SubDevicePersistence>) -> Result<()> {
+        let loaded = persistence.load()?;
+        if self.persistence.set(persistence).is_err() {
+            return Err(Error::Config("this device is already a gateway".into()));
+        }
+        *lock(&self.list) = loaded;
+        Ok(())
+    }
+
+    pub(crate) fn is_gateway(&self) -> bool {
+        self.persistence.get().is_some()
+    }
+
+    /// Who handles a request about `object_device_id` for device `own_id`.
+    pub(crate) fn target(&self, own_id: &str, object_device_id: Option<&str>) -> Target {
+        let Some(id) = object_device_id.filter(|id| !id.is_empty() && *id != own_id) else {
+            return Target::Own;
+        };
+        if !self.is_gateway() {
+            return Target::Own;
+        }
+        if lock(&self.list).get(id).is_none() {
+            return Target::Unknown(id.to_string());
+        }
+        let handlers = lock(&self.handlers).get(id).cloned().unwrap_or_default();
+        Target::Child(id.to_string(), handlers)
+    }
+
+    pub(super) fn list(&self) -> SubDeviceList {
+        lock(&self.list).clone()
+    }
+
+    fn update_handlers(&self, device_id: &str, f: impl FnOnce(&mut Handlers)) {
+        f(lock(&self.handlers)
+            .entry(device_id.to_string())
+            .or_default());
+    }
+
+    /// Changes the list, then stores it.
+    pub(super) async fn change(&self, f: impl FnOnce(&mut SubDeviceList)) -> Result<()> {
+        let _one_at_a_time = self.saving.lock().await;
+        let snapshot = {
+            let mut list = lock(&self.list);
+            f(&mut list);
+            list.clone()
+        };
+        let Some(persistence) = self.persistence.get().cloned() else {
+            return Ok(());
+        };
+        // File I/O stays off the runtime's threads.
+        tokio::task::spawn_blocking(move || persistence.save(&snapshot))
+            .await
+            .map_err(|e| Error::Io(std::io::Error::other(e)))?
+    }
+}
+
+/// Publishes gateway batch reports, [`REPORT_LIMIT`] children per message.
+pub(crate) async fn report_batches(
+    client: &Client,
+    devices: Vec<DeviceProperties>,
+) -> Result<Vec<Delivery>> {
+    let mut deliveries = Vec::new();
+    for batch in devices.chunks(REPORT_LIMIT) {
+        let report = GatewayPropertiesReport {
+            devices: batch.to_vec(),
+        };
+        deliveries.push(
+            client
+                .publish_json(TopicKind::GatewayPropertiesReport, &report)
+                .await?,
+        );
+    }
+    Ok(deliveries)
+}
+
+/// Reports one child's properties on the gateway's batch topic.
+pub(crate) async fn report_child(
+    client: &Client,
+    device_id: &str,
+    services: Vec<ServiceProperties>,
+) -> Result<Delivery> {
+    let report = GatewayPropertiesReport {
+        devices: vec![DeviceProperties {
+            device_id: device_id.to_string(),
+            services,
+        }],
+    };
+    client
+        .publish_json(TopicKind::GatewayPropertiesReport, &report)
+        .await
+}
+
+/// One child device of a [`Gateway`](super::Gateway): its handlers and its
+/// uplinks, which travel on the gateway's connection with the child's id
+/// in `object_device_id`.
+///
+/// Handlers may be installed before the child is known; requests reach
+/// them only while it is on the gateway's child list. Cheap to clone.
+#[derive(Clone)]
+pub struct ChildDevice {
+    shared: Arc<Shared>,
+    device_id: Arc<str>,
+}
+
+impl ChildDevice {
+    pub(super) fn new(shared: Arc<Shared>, device_id: &str) -> Self {
+        ChildDevice {
+            shared,
+            device_id: device_id.into(),
+        }
+    }
+
+    /// The child's device id.
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    fn children(&self) -> Arc<Children> {
+        self.shared.state::<Children>()
+    }
+
+    /// Handles the platform's commands for this child; answered on the
+    /// gateway's response topic like the device's own.
+    pub fn on_command<F, Fut>(&self, f: F)
+    where
+        F: Fn(Command) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<CommandResponse>> + Send + 'static,
+    {
+        self.children()
+            .update_handlers(&self.device_id, |h| h.command = Some(handler(f)));
+    }
+
+    /// Handles property writes for this child.
+    pub fn on_properties_set<F, Fut>(&self, f: F)
+    where
+        F: Fn(PropertiesSetRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
+    {
+        self.children()
+            .update_handlers(&self.device_id, |h| h.properties_set = Some(handler(f)));
+    }
+
+    /// Handles property reads for this child.
+    pub fn on_properties_get<F, Fut>(&self, f: F)
+    where
+        F: Fn(PropertiesGetRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<Vec<ServiceProperties>>> + Send + 'static,
+    {
+        self.children()
+            .update_handlers(&self.device_id, |h| h.properties_get = Some(handler(f)));
+    }
+
+    /// Handles the platform's system-format messages for this child.
+    pub fn on_message<F, Fut>(&self, f: F)
+    where
+        F: Fn(DeviceMessage) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
+    {
+        self.children()
+            .update_handlers(&self.device_id, |h| h.message = Some(handler(f)));
+    }
+
+    /// Handles the platform's events of one service for this child.
+    pub fn on_event<F, Fut>(&self, service_id: impl Into<String>, f: F)
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
+    {
+        let service_id = service_id.into();
+        self.children()
+            .update_handlers(&self.device_id, |h| h.set_event(service_id, handler(f)));
+    }
+
+    /// Removes every handler and service of this child, e.g. when its own
+    /// link to the gateway is gone; requests for it are then answered with
+    /// an error.
+    pub fn clear_handlers(&self) {
+        lock(&self.children().handlers).remove(&*self.device_id);
+    }
+
+    /// Adds a profile service to this child: the platform's reads, writes
+    /// and commands of its service id for this child go to it, and the
+    /// returned handle reports on the gateway's batch topic. Fails when
+    /// the child already has a service with that id.
+    pub fn add_service<S: IotService>(&self, service: S) -> Result<Service<S>> {
+        let cell = Arc::new(ServiceCell::new(service)?);
+        let entry: Arc<dyn ServiceEntry> = cell.clone();
+        let service_id = S::info().service_id;
+        let mut added = false;
+        self.children().update_handlers(&self.device_id, |h| {
+            if h.service(service_id).is_none() {
+                h.services.push(entry);
+                added = true;
+            }
+        });
+        if !added {
+            return Err(Error::Config(format!(
+                "child {}: service {service_id} is added twice",
+                self.device_id
+            )));
+        }
+        Ok(Service::for_child(
+            cell,
+            self.shared.clone(),
+            self.device_id.clone(),
+        ))
+    }
+
+    /// Reports this child's property values (gateway batch topic, §3.4).
+    pub async fn report_properties(&self, services: Vec<ServiceProperties>) -> Result<Delivery> {
+        report_child(&self.shared.client, &self.device_id, services).await
+    }
+
+    /// Sends a message from this child (`object_device_id` is set to it).
+    pub async fn report_message(&self, message: DeviceMessage) -> Result<Delivery> {
+        let message = DeviceMessage {
+            object_device_id: Some(self.device_id.to_string()),
+            ..message
+        };
+        self.shared.client.report_message(&message).await
+    }
+
+    /// Sends an event about this child.
+    pub async fn report_event(&self, event: Event) -> Result<Delivery> {
+        self.shared
+            .client
+            .report_event_of(self.device_id.to_string(), event)
+            .await
+    }
+}
+
+impl std::fmt::Debug for ChildDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildDevice")
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the application's change handler, if any.
+pub(super) async fn announce(children: &Children, change: SubDevicesChange) {
+    let handler = lock(&children.on_change).clone();
+    if let Some(handler) = handler
+        && let Err(e) = crate::handler::call_guarded(&handler, change).await
+    {
+        tracing::warn!(error = %e, "the child-list handler failed");
+    }
+}

@@ -1,0 +1,275 @@
+//! Gateways: one MQTT connection that speaks for child devices without
+//! their own (TCP, serial, BLE sensors), `$sub_device_manager` (§4.4).
+//!
+//! ```no_run
+//! # async fn demo() -> iot_sdk::Result<()> {
+//! use iot_sdk::gateway::{Gateway, JsonFile};
+//! use iot_sdk::protocol::services::sub_device::NewSubDevice;
+//! use iot_sdk::{CommandResponse, IotDevice};
+//!
+//! let device = IotDevice::builder()
+//!     .server("xxxx.iotda-device.cn-north-4.myhuaweicloud.com")
+//!     .secret("productId_gateway", "secret")
+//!     .build()?;
+//! let gateway = Gateway::new(device, JsonFile::new("children.json"))?;
+//! gateway.connect().await?;
+//! let added = gateway
+//!     .add_sub_devices(vec![NewSubDevice {
+//!         node_id: "sensor1".into(),
+//!         product_id: "productId".into(),
+//!         ..Default::default()
+//!     }])
+//!     .await?;
+//! for child in &added.successful_devices {
+//!     gateway.child(&child.device_id).on_command(|command| async move {
+//!         println!("{} for the sensor", command.command_name);
+//!         Ok(CommandResponse::success())
+//!     });
+//! }
+//! # Ok(()) }
+//! ```
+
+mod children;
+mod persistence;
+mod requests;
+
+use std::future::Future;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+
+use crate::device::IotDevice;
+use crate::dispatch::Shared;
+use crate::error::Result;
+use crate::handler::{HandlerResult, handler};
+use crate::protocol::Event;
+use crate::protocol::payload::DeviceProperties;
+use crate::protocol::services::sub_device::{
+    self, AddSubDevicesResponse, DeleteSubDevicesResponse, DeviceInfo, DeviceStatus, NewSubDevice,
+    SubDevicesNotify, SyncRequest, UpdateStatusResponse,
+};
+use crate::sync::lock;
+use crate::transport::Delivery;
+
+pub use children::{ChildDevice, SubDevicesChange};
+pub(crate) use children::{Children, Target, report_child};
+pub use persistence::{JsonFile, SubDeviceList, SubDevicePersistence};
+pub use requests::{ADD_LIMIT, DELETE_LIMIT, REPORT_LIMIT, REQUEST_FAILED, STATUS_LIMIT};
+
+/// A device that manages child devices and carries their traffic.
+///
+/// It derefs to its [`IotDevice`], so everything a device does works for
+/// the gateway itself, `connect` included. On top of that it keeps the
+/// child list (in the [`SubDevicePersistence`] given to [`Gateway::new`]),
+/// asks the platform for changes on every (re)connect
+/// (`sub_device_sync_request` with the stored version, among the
+/// connection's first messages), applies the platform's add/delete notifications, and
+/// routes the platform's requests for a child to that child's handlers
+/// ([`Gateway::child`]). A command, property write or property read for an
+/// id that is no child is answered with an error naming it; a message or
+/// event for one is logged and dropped.
+///
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    device: IotDevice,
+    children: Arc<Children>,
+}
+
+impl Gateway {
+    /// Makes `device` a gateway whose child list lives in `persistence`;
+    /// loads the list now. Fails when the stored list cannot be read or
+    /// the device is already a gateway.
+    pub fn new(device: IotDevice, persistence: impl SubDevicePersistence) -> Result<Self> {
+        let children = device.shared().state::<Children>();
+        children.enable(Arc::new(persistence))?;
+        let weak = Arc::downgrade(device.shared());
+        device.shared().update_handlers(|h| {
+            h.set_event(
+                sub_device::SERVICE_ID.to_string(),
+                handler(move |event: Event| on_event(weak.clone(), event)),
+            )
+        });
+        Ok(Gateway { device, children })
+    }
+
+    /// [`Gateway::new`] with the child list in a JSON file ([`JsonFile`]).
+    pub fn with_file(device: IotDevice, path: impl Into<PathBuf>) -> Result<Self> {
+        Self::new(device, JsonFile::new(path))
+    }
+
+    /// The gateway as a plain device.
+    pub fn device(&self) -> &IotDevice {
+        &self.device
+    }
+
+    /// The child list and its version, as stored.
+    pub fn sub_devices(&self) -> SubDeviceList {
+        self.children.list()
+    }
+
+    /// The child with this device id.
+    pub fn sub_device(&self, device_id: &str) -> Option<DeviceInfo> {
+        self.children.list().get(device_id).cloned()
+    }
+
+    /// The child with this node id.
+    pub fn sub_device_by_node_id(&self, node_id: &str) -> Option<DeviceInfo> {
+        let list = self.children.list();
+        list.devices
+            .into_iter()
+            .find(|d| d.node_id.as_deref() == Some(node_id))
+    }
+
+    /// Called after each change of the child list the platform announces,
+    /// once the new list is stored.
+    pub fn on_sub_devices_changed<F, Fut>(&self, f: F)
+    where
+        F: Fn(SubDevicesChange) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
+    {
+        *lock(&self.children.on_change) = Some(handler(f));
+    }
+
+    /// The handle on one child: its handlers and uplinks.
+    pub fn child(&self, device_id: &str) -> ChildDevice {
+        ChildDevice::new(self.device.shared().clone(), device_id)
+    }
+
+    /// Asks the platform for the changes since the stored version now
+    /// (the gateway also does this after every connect).
+    pub async fn sync_sub_devices(&self) -> Result<Delivery> {
+        send_sync(self.device.shared()).await
+    }
+
+    /// Creates children on the platform, [`ADD_LIMIT`] per request, and
+    /// waits for each answer up to the request timeout. Created children
+    /// join the stored list at once. Children the platform refuses, or
+    /// whose request got no answer (error code [`REQUEST_FAILED`]), are in
+    /// `failed_devices`: a partial failure is a normal outcome. Fails only
+    /// when the list cannot be stored.
+    pub async fn add_sub_devices(
+        &self,
+        devices: Vec<NewSubDevice>,
+    ) -> Result<AddSubDevicesResponse> {
+        let parent = self.device.device_id().to_string();
+        let devices = devices
+            .into_iter()
+            .map(|d| NewSubDevice {
+                parent_device_id: d.parent_device_id.or_else(|| Some(parent.clone())),
+                ..d
+            })
+            .collect();
+        let client = &self.device.shared().client;
+        let outcome = requests::add(client, devices, client.config().request_timeout).await;
+        if !outcome.successful_devices.is_empty() {
+            self.children
+                .change(|list| list.upsert(&outcome.successful_devices))
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Deletes children on the platform, [`DELETE_LIMIT`] per request;
+    /// deleted children leave the stored list at once. Outcome per child
+    /// as for [`Gateway::add_sub_devices`].
+    pub async fn delete_sub_devices(
+        &self,
+        device_ids: Vec<String>,
+    ) -> Result<DeleteSubDevicesResponse> {
+        let client = &self.device.shared().client;
+        let outcome = requests::delete(client, device_ids, client.config().request_timeout).await;
+        if !outcome.successful_devices.is_empty() {
+            let deleted: Vec<&str> = outcome
+                .successful_devices
+                .iter()
+                .map(String::as_str)
+                .collect();
+            self.children.change(|list| list.remove(&deleted)).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Tells the platform which children are online or offline
+    /// ([`sub_device::ONLINE`] / [`sub_device::OFFLINE`]), [`STATUS_LIMIT`]
+    /// per request. Outcome per child as for [`Gateway::add_sub_devices`].
+    pub async fn update_sub_device_status(
+        &self,
+        statuses: Vec<DeviceStatus>,
+    ) -> UpdateStatusResponse {
+        let client = &self.device.shared().client;
+        requests::update_status(client, statuses, client.config().request_timeout).await
+    }
+
+    /// Reports the properties of many children on the gateway's batch
+    /// topic (§3.4), [`REPORT_LIMIT`] children per message. Resolves once
+    /// every message is queued; fails when one cannot be (e.g. the outbox
+    /// is full), after queuing the ones before it.
+    pub async fn report_sub_device_properties(&self, devices: Vec<DeviceProperties>) -> Result<()> {
+        let client = &self.device.shared().client;
+        children::report_batches(client, devices).await.map(drop)
+    }
+}
+
+impl Deref for Gateway {
+    type Target = IotDevice;
+
+    fn deref(&self) -> &IotDevice {
+        &self.device
+    }
+}
+
+async fn send_sync(shared: &Shared) -> Result<Delivery> {
+    let version = shared.state::<Children>().list().version;
+    let request = SyncRequest { version }.to_event();
+    shared.client.report_event(request).await
+}
+
+/// §4.4: a gateway's greeting on every connect asks for the changes to its
+/// child list since the stored version (nothing for a plain device).
+pub(crate) fn sync_request(shared: &Shared) -> Option<Event> {
+    let children = shared.state::<Children>();
+    let version = children.list().version;
+    children
+        .is_gateway()
+        .then(|| SyncRequest { version }.to_event())
+}
+
+/// Applies the platform's `$sub_device_manager` notifications.
+async fn on_event(shared: Weak<Shared>, event: Event) -> HandlerResult<()> {
+    let Some(shared) = shared.upgrade() else {
+        return Ok(());
+    };
+    let children = shared.state::<Children>();
+    let added = event.event_type == sub_device::ADD_SUB_DEVICE_NOTIFY;
+    if !added && event.event_type != sub_device::DELETE_SUB_DEVICE_NOTIFY {
+        tracing::debug!(event_type = %event.event_type, "child-device event ignored");
+        return Ok(());
+    }
+    let notify: SubDevicesNotify = event.decode_paras()?;
+    let version = notify.version;
+    children
+        .change(|list| {
+            if added {
+                list.upsert(&notify.devices);
+            } else {
+                let ids: Vec<&str> = notify
+                    .devices
+                    .iter()
+                    .map(|d| d.device_id.as_str())
+                    .collect();
+                list.remove(&ids);
+            }
+            if version.is_some() {
+                list.version = version;
+            }
+        })
+        .await?;
+    let devices = notify.devices;
+    let change = match added {
+        true => SubDevicesChange::Added { devices, version },
+        false => SubDevicesChange::Deleted { devices, version },
+    };
+    children::announce(&children, change).await;
+    Ok(())
+}

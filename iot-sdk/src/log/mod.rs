@@ -1,0 +1,190 @@
+//! `$log`: device logs sent to the platform (§4.5), including the automatic
+//! connection logs of §1.11 and a `tracing` layer that forwards records.
+//!
+//! Every log goes through one gate: the platform's `log_config` switch and
+//! `end_time`, compared in UTC (the Python SDK compares its local time).
+
+mod layer;
+
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use tracing::warn;
+
+/// The `type` of a log entry, re-exported for [`IotDevice::report_log`].
+pub use crate::protocol::services::log::LogType;
+pub use layer::PlatformLogLayer;
+
+use crate::device::IotDevice;
+use crate::dispatch::Shared;
+use crate::error::{Error, Result};
+use crate::handler::handler;
+use crate::protocol::Event;
+use crate::protocol::services::log::{
+    self, LOG_CONFIG, LogConfig, LogReport, LogSwitch, MAX_CONTENT_BYTES, SERVICE_ID,
+};
+use crate::transport::Delivery;
+
+/// Whether logs may be reported now: the latest `log_config` merged over
+/// the configured start value.
+#[derive(Default)]
+pub(crate) struct LogGate {
+    config: Mutex<LogConfig>,
+}
+
+impl LogGate {
+    /// Reporting is allowed while the switch is on and `end_time`, if any,
+    /// is still ahead of `now`.
+    pub(crate) fn allows(&self, now: DateTime<Utc>) -> bool {
+        let config = crate::sync::lock(&self.config);
+        config.switch == Some(LogSwitch::On) && !config.expired(now)
+    }
+
+    /// A `log_config` changes only the fields it carries.
+    fn apply(&self, update: LogConfig) {
+        let mut config = crate::sync::lock(&self.config);
+        if let Some(switch) = update.switch {
+            config.switch = Some(switch);
+        }
+        if let Some(end_time) = update.end_time {
+            config.end_time = Some(end_time);
+        }
+    }
+}
+
+/// Sets the switch's start value and installs the `log_config` handler.
+pub(crate) fn install(shared: &Shared) {
+    let gate = shared.state::<LogGate>();
+    let on = shared.client.config().log_reporting;
+    gate.apply(LogConfig {
+        switch: Some(if on { LogSwitch::On } else { LogSwitch::Off }),
+        end_time: None,
+    });
+    shared.update_handlers(|h| {
+        h.set_event(
+            SERVICE_ID.to_string(),
+            handler(move |event: Event| {
+                let gate = gate.clone();
+                async move {
+                    if event.event_type != LOG_CONFIG {
+                        warn!(event_type = %event.event_type, "unknown $log event ignored");
+                        return Ok(());
+                    }
+                    gate.apply(event.decode_paras::<LogConfig>()?);
+                    Ok(())
+                }
+            }),
+        )
+    });
+}
+
+/// §1.11: `connect complete`, and after a reconnect `connect lost`, when
+/// both the configuration and the log switch allow them.
+pub(crate) fn connection_logs(
+    shared: &Shared,
+    reconnect: bool,
+    lost_at: Option<SystemTime>,
+) -> Vec<Event> {
+    let config = shared.client.config();
+    let now = shared.client.clock().now();
+    let mut events = Vec::new();
+    if config.connection_logs && shared.state::<LogGate>().allows(now) {
+        let complete = format!("connect complete, the uri is {}", config.host());
+        events.push(log::status_report(now, &complete));
+        if let (true, Some(lost_at)) = (reconnect, lost_at) {
+            // Shifted like every other SDK timestamp when the clock is corrected.
+            let offset = chrono::Duration::milliseconds(shared.client.clock().offset_ms());
+            events.push(log::status_report(
+                DateTime::<Utc>::from(lost_at) + offset,
+                "connect lost",
+            ));
+        }
+    }
+    events
+}
+
+impl IotDevice {
+    /// Reports a log entry (`$log`/`log_report`, §4.5) stamped with the
+    /// SDK's clock, if the platform's log switch allows it now. Returns
+    /// `None` when it does not (nothing is sent), otherwise the delivery.
+    /// Content over 1 MB is refused with [`Error::InvalidArgument`].
+    pub async fn report_log(
+        &self,
+        log_type: LogType,
+        content: impl Into<String>,
+    ) -> Result<Option<Delivery>> {
+        let content = content.into();
+        if content.len() > MAX_CONTENT_BYTES {
+            return Err(Error::InvalidArgument(format!(
+                "log content of {} bytes exceeds the platform's limit of {MAX_CONTENT_BYTES}",
+                content.len()
+            )));
+        }
+        let shared = self.shared();
+        let now = shared.client.clock().now();
+        if !shared.state::<LogGate>().allows(now) {
+            return Ok(None);
+        }
+        let event = LogReport::new(log_type.as_str(), content, now).to_event();
+        shared.client.report_event(event).await.map(Some)
+    }
+
+    /// Whether the platform's log switch allows reporting now (switch on
+    /// and `end_time` not passed, in UTC).
+    pub fn log_reporting_allowed(&self) -> bool {
+        let shared = self.shared();
+        shared
+            .state::<LogGate>()
+            .allows(shared.client.clock().now())
+    }
+
+    /// A `tracing` layer that forwards records to the platform as
+    /// `log_report`s while the log switch allows it; see
+    /// [`PlatformLogLayer`] for its settings. It may be installed before
+    /// [`connect`](IotDevice::connect): records wait (in a bounded queue)
+    /// for the connection. Must be called inside a Tokio runtime.
+    pub fn log_layer(&self) -> Result<PlatformLogLayer> {
+        PlatformLogLayer::start(self.shared())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn config(switch: Option<LogSwitch>, end_time: Option<&str>) -> LogConfig {
+        LogConfig {
+            switch,
+            end_time: end_time.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_gate_follows_switch_and_end_time() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 3, 0, 0).unwrap();
+        let gate = LogGate::default();
+        assert!(!gate.allows(now), "no switch yet: off");
+        gate.apply(config(Some(LogSwitch::On), None));
+        assert!(gate.allows(now));
+        gate.apply(config(None, Some("20261128T030001Z")));
+        assert!(gate.allows(now), "end time ahead, switch kept");
+        gate.apply(config(None, Some("20261128T030000Z")));
+        assert!(!gate.allows(now), "end time reached");
+        gate.apply(config(None, Some("20991231T235959Z")));
+        gate.apply(config(Some(LogSwitch::Off), None));
+        assert!(!gate.allows(now), "switched off");
+    }
+
+    #[test]
+    fn end_time_is_compared_in_utc() {
+        // 03:00 UTC is 11:00 in Beijing: an end time of 10:00 has passed
+        // in UTC only if read as local time; the SDK reads it as UTC.
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 3, 0, 0).unwrap();
+        let gate = LogGate::default();
+        gate.apply(config(Some(LogSwitch::On), Some("20261128T100000Z")));
+        assert!(gate.allows(now));
+    }
+}
