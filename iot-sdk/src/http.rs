@@ -41,6 +41,9 @@ pub(crate) struct Answer {
     pub status: StatusCode,
     /// Bytes sent or written in total.
     pub bytes: u64,
+    /// Downloads: lower-case hex SHA-256 of the body, hashed as it arrives
+    /// (no second pass over the file).
+    pub sha256: Option<String>,
 }
 
 /// The device's HTTP client, created on first use (see [`HttpClient::of`]).
@@ -125,6 +128,7 @@ impl HttpClient {
     ) -> Result<Answer> {
         let url = self.check_url(url)?;
         let mut file = tokio::fs::File::create(dest).await?;
+        let mut hasher = Sha256::new();
         let mut done = 0u64;
         let mut last_error = None;
         for attempt in 0..DOWNLOAD_ATTEMPTS {
@@ -158,19 +162,26 @@ impl HttpClient {
                     if done > 0 {
                         file.set_len(0).await?;
                         file = tokio::fs::File::create(dest).await?;
+                        hasher = Sha256::new();
                         done = 0;
                     }
                     response.content_length()
                 }
                 _ => return Err(http_error(status)),
             };
-            match copy_body(response, &mut file, &mut done, total, progress).await {
+            let mut sink = Sink {
+                file: &mut file,
+                hasher: &mut hasher,
+                done: &mut done,
+            };
+            match sink.copy(response, total, progress).await {
                 Ok(()) => {
                     file.flush().await?;
                     file.sync_all().await?;
                     return Ok(Answer {
                         status,
                         bytes: done,
+                        sha256: Some(hex(&hasher.finalize())),
                     });
                 }
                 Err(BodyError::Io(e)) => return Err(Error::Io(e)),
@@ -243,6 +254,7 @@ impl HttpClient {
         Ok(Answer {
             status: response.status(),
             bytes: done,
+            sha256: None,
         })
     }
 }
@@ -252,22 +264,31 @@ enum BodyError {
     Http(reqwest::Error),
 }
 
-/// Appends the body to `file`, counting into `done`.
-async fn copy_body(
-    response: reqwest::Response,
-    file: &mut tokio::fs::File,
-    done: &mut u64,
-    total: Option<u64>,
-    progress: Progress<'_>,
-) -> Result<(), BodyError> {
-    let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(BodyError::Http)?;
-        file.write_all(&chunk).await.map_err(BodyError::Io)?;
-        *done += chunk.len() as u64;
-        progress(*done, total);
+/// Where a download's body goes: the file, the running hash, the count.
+struct Sink<'a> {
+    file: &'a mut tokio::fs::File,
+    hasher: &'a mut Sha256,
+    done: &'a mut u64,
+}
+
+impl Sink<'_> {
+    /// Appends the body, hashing and counting it.
+    async fn copy(
+        &mut self,
+        response: reqwest::Response,
+        total: Option<u64>,
+        progress: Progress<'_>,
+    ) -> Result<(), BodyError> {
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(BodyError::Http)?;
+            self.file.write_all(&chunk).await.map_err(BodyError::Io)?;
+            self.hasher.update(&chunk);
+            *self.done += chunk.len() as u64;
+            progress(*self.done, total);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The complete length from a 206's `Content-Range: bytes a-b/total`.
@@ -338,6 +359,11 @@ pub(crate) fn is_sha256_hex(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// SHA-256 of `abc` (FIPS 180-2's first example), for tests.
+#[cfg(test)]
+pub(crate) const ABC_SHA256: &str =
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,10 +391,7 @@ mod tests {
         let path = dir.path().join("abc");
         std::fs::write(&path, b"abc").unwrap();
         let (hash, size) = sha256_file(&path).await.unwrap();
-        assert_eq!(
-            hash,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hash, ABC_SHA256);
         assert_eq!(size, 3);
     }
 

@@ -117,7 +117,7 @@ impl IotDevice {
         let part = part_path(dest)?;
         let progress = progress_sender(shared, Transfer::Download, file_name);
         let received = match http.download(&url.url, None, &part, &progress).await {
-            Ok(answer) => check_and_place(&part, dest, url.file_attributes.as_ref())
+            Ok(answer) => check_and_place(&answer, &part, dest, url.file_attributes.as_ref())
                 .await
                 .map(|sha256| (answer, sha256)),
             Err(e) => Err(e),
@@ -233,11 +233,13 @@ async fn finish(
 /// Verifies the downloaded `part` against the platform's attributes, then
 /// renames it to `dest` and syncs the directory. Returns the SHA-256.
 async fn check_and_place(
+    received: &Answer,
     part: &Path,
     dest: &Path,
     expected: Option<&FileAttributes>,
 ) -> Result<String> {
-    let (sha256, size) = sha256_file(part).await?;
+    let sha256 = received.sha256.clone().unwrap_or_default();
+    let size = received.bytes;
     if let Some(expected) = expected {
         if let Some(hash) = expected.hash_code.as_deref().filter(|h| is_sha256_hex(h))
             && !hash.eq_ignore_ascii_case(&sha256)
@@ -335,11 +337,16 @@ mod tests {
         let part = dir.path().join("f.part");
         let dest = dir.path().join("f");
         std::fs::write(&part, b"abc").unwrap();
+        let received = Answer {
+            status: reqwest::StatusCode::OK,
+            bytes: 3,
+            sha256: Some(crate::http::ABC_SHA256.to_string()),
+        };
         let wrong = FileAttributes {
             hash_code: Some("0".repeat(64)),
             size: None,
         };
-        let error = check_and_place(&part, &dest, Some(&wrong))
+        let error = check_and_place(&received, &part, &dest, Some(&wrong))
             .await
             .unwrap_err();
         assert!(matches!(error, Error::Verification(_)), "{error}");
@@ -349,7 +356,7 @@ mod tests {
             hash_code: Some("0".repeat(32)),
             size: Some(3),
         };
-        check_and_place(&part, &dest, Some(&md5_like))
+        check_and_place(&received, &part, &dest, Some(&md5_like))
             .await
             .unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"abc");

@@ -26,7 +26,7 @@ use crate::client::Client;
 use crate::device::IotDevice;
 use crate::error::{Error, Result};
 use crate::handler::{Handler, HandlerResult, catch_panics, handler};
-use crate::http::{HttpClient, is_sha256_hex, sha256_file};
+use crate::http::{Answer, HttpClient, is_sha256_hex};
 use crate::protocol::Event;
 use crate::protocol::services::ota::{SERVICE_ID, UpgradeProgressReport, VERSION_QUERY};
 use crate::transport::Delivery;
@@ -422,8 +422,8 @@ impl Upgrader {
         tokio::fs::create_dir_all(&self.download_dir)
             .await
             .map_err(|e| failed(e.into()))?;
-        self.download(offer, path).await.map_err(failed)?;
-        let (sha256, size) = verify(package, path).await.map_err(failed)?;
+        let downloaded = self.download(offer, path).await.map_err(failed)?;
+        let (sha256, size) = verify(package, &downloaded).map_err(failed)?;
         self.progress(OtaProgress::Installing {
             version: package.version.clone(),
         });
@@ -448,7 +448,7 @@ impl Upgrader {
     }
 
     /// Downloads the package, reporting every [`PROGRESS_STEP`] percent.
-    async fn download(&self, offer: &Offer, path: &Path) -> Result<()> {
+    async fn download(&self, offer: &Offer, path: &Path) -> Result<Answer> {
         let package = &offer.package;
         // v1 downloads carry the token; without one the server refuses (401).
         let token = match offer.kind.is_v2() {
@@ -475,7 +475,7 @@ impl Upgrader {
         while let Ok(percent) = reached.try_recv() {
             self.downloading(offer, percent).await;
         }
-        answer.map(drop)
+        answer
     }
 
     async fn downloading(&self, offer: &Offer, percent: u8) {
@@ -523,8 +523,9 @@ impl Upgrader {
 /// Checks the downloaded file against the offer's `file_size` and `sign`;
 /// returns its hash and size. A missing `sign` fails: unverified code is
 /// never installed.
-async fn verify(package: &UpgradePackage, path: &Path) -> Result<(String, u64)> {
-    let (sha256, size) = sha256_file(path).await?;
+fn verify(package: &UpgradePackage, downloaded: &Answer) -> Result<(String, u64)> {
+    let size = downloaded.bytes;
+    let sha256 = downloaded.sha256.clone().unwrap_or_default();
     if let Some(expected) = package.file_size
         && expected != size
     {
@@ -582,26 +583,29 @@ mod tests {
         assert_eq!(safe_file_name(""), "package");
     }
 
-    #[tokio::test]
-    async fn verification_checks_size_and_sign_case_insensitively() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p");
-        std::fs::write(&path, b"abc").unwrap();
+    #[test]
+    fn verification_checks_size_and_sign_case_insensitively() {
+        // What downloading "abc" gives.
+        let downloaded = Answer {
+            status: reqwest::StatusCode::OK,
+            bytes: 3,
+            sha256: Some(crate::http::ABC_SHA256.to_string()),
+        };
         let sign = "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD";
         let package = |size, sign: Option<&str>| UpgradePackage {
             file_size: size,
             sign: sign.map(str::to_string),
             ..Default::default()
         };
-        assert!(verify(&package(Some(3), Some(sign)), &path).await.is_ok());
-        assert!(verify(&package(None, Some(sign)), &path).await.is_ok());
+        assert!(verify(&package(Some(3), Some(sign)), &downloaded).is_ok());
+        assert!(verify(&package(None, Some(sign)), &downloaded).is_ok());
         for bad in [
             package(Some(4), Some(sign)),
             package(Some(3), None),
             package(Some(3), Some(&"0".repeat(64))),
             package(Some(3), Some("abc")),
         ] {
-            let error = verify(&bad, &path).await.unwrap_err();
+            let error = verify(&bad, &downloaded).unwrap_err();
             assert!(matches!(error, Error::Verification(_)), "{error}");
         }
     }
