@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use iot_sdk::{CommandResponse, IotDevice, ServiceProperties};
+use iot_sdk_tests::bench::env_or;
 use paho_mqtt::{
     AsyncClient, AsyncReceiver, ConnectOptionsBuilder, CreateOptionsBuilder, MQTT_VERSION_3_1_1,
     Message, PersistenceType,
@@ -87,16 +88,6 @@ impl Settings {
             warm_up: if smoke { 10 } else { 200 },
             smoke,
         })
-    }
-}
-
-fn env_or(name: &str, default: usize) -> Result<usize> {
-    match std::env::var(name) {
-        Ok(value) => Ok(value
-            .trim()
-            .parse()
-            .map_err(|_| format!("{name}: `{value}` is not a count"))?),
-        Err(_) => Ok(default),
     }
 }
 

@@ -23,6 +23,7 @@ use std::time::Instant;
 use criterion::Criterion;
 use iot_sdk::__private::Harness;
 use iot_sdk::prelude::*;
+use iot_sdk_tests::bench::quantile;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -279,10 +280,4 @@ fn print_ratios(generated: &Operations, by_hand: &Operations) {
             quantile(&mut ratios, 0.75),
         );
     }
-}
-
-fn quantile(values: &mut [f64], q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let index = ((values.len() - 1) as f64 * q).round() as usize;
-    values[index]
 }

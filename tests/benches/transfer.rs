@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use iot_sdk::IotDevice;
 use iot_sdk::ota::{Ota, OtaProgress, Package, PackageKind};
 use iot_sdk_emulator::{App, DeviceRegistration, Emulator, EmulatorConfig, PackageInfo};
+use iot_sdk_tests::bench::{env_or, quantile};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -70,16 +71,6 @@ impl Settings {
             bytes: env_or("BENCH_MIB", mib)?.max(1) * 1024 * 1024,
             rounds: env_or("BENCH_ROUNDS", rounds)?.max(1),
         })
-    }
-}
-
-fn env_or(name: &str, default: usize) -> Result<usize> {
-    match std::env::var(name) {
-        Ok(value) => Ok(value
-            .trim()
-            .parse()
-            .map_err(|_| format!("{name}: `{value}` is not a count"))?),
-        Err(_) => Ok(default),
     }
 }
 
@@ -379,12 +370,6 @@ fn print_times(operation: &str, bytes: u64, times: Vec<(Duration, Duration)>) {
         quantile(&mut ratios, 0.25),
         quantile(&mut ratios, 0.75),
     );
-}
-
-fn quantile(values: &mut [f64], q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let index = ((values.len() - 1) as f64 * q).round() as usize;
-    values[index]
 }
 
 /// Samples the process's resident memory while it lives, to show whether a

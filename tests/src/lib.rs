@@ -4,6 +4,7 @@
 //! certificates with [`Pki`] and play the IoTDA platform with a [`Platform`]
 //! client, so the device SDK talks to real sockets and real TLS.
 
+pub mod bench;
 mod error;
 mod mosquitto;
 mod pki;
