@@ -220,8 +220,7 @@ impl Deref for Gateway {
 }
 
 async fn send_sync(shared: &Shared) -> Result<Delivery> {
-    let version = shared.state::<Children>().list().version;
-    let request = SyncRequest { version }.to_event();
+    let request = sync_event(&shared.state::<Children>());
     shared.client.report_event(request).await
 }
 
@@ -229,10 +228,13 @@ async fn send_sync(shared: &Shared) -> Result<Delivery> {
 /// child list since the stored version (nothing for a plain device).
 pub(crate) fn sync_request(shared: &Shared) -> Option<Event> {
     let children = shared.state::<Children>();
+    children.is_gateway().then(|| sync_event(&children))
+}
+
+/// `sub_device_sync_request` with the stored version.
+fn sync_event(children: &Children) -> Event {
     let version = children.list().version;
-    children
-        .is_gateway()
-        .then(|| SyncRequest { version }.to_event())
+    SyncRequest { version }.to_event()
 }
 
 /// Applies the platform's `$sub_device_manager` notifications.
