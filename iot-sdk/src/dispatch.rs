@@ -289,12 +289,7 @@ async fn report_written(shared: &Shared, mut written: Vec<ServiceProperties>, ch
     if written.is_empty() {
         return;
     }
-    let reported = match child {
-        Some(child) => crate::gateway::report_child(&shared.client, child, written)
-            .await
-            .map(drop),
-        None => shared.reporter.report(written).await,
-    };
+    let reported = shared.reporter.report(child.map(Arc::from), written).await;
     if let Err(e) = reported {
         warn!(error = %e, "could not report the written properties");
     }

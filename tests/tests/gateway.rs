@@ -700,10 +700,112 @@ async fn a_child_with_a_profile_service_answers_reads_writes_and_commands() {
     .await;
     assert_eq!(device_id, lamp_id);
     assert_eq!(services[0].properties, object(json!({"powerWatts": 9.0})));
-    assert!(lamp.auto_report(Duration::from_secs(1)).is_err());
     // The gateway's own reports are unaffected: nothing reported for it.
     assert!(
         emulator.shadow(&gateway_id).is_empty(),
         "the child's values stay the child's"
     );
+}
+
+/// What one report in the trace carried: the gateway's own brightness, or
+/// each child's in a batch.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Own(Value),
+    Batch(BTreeMap<String, Value>),
+}
+
+async fn next_report(trace: &mut broadcast::Receiver<iot_sdk_emulator::TraceEntry>) -> Seen {
+    loop {
+        let entry = within("a property report", trace.recv())
+            .await
+            .expect("the trace keeps up");
+        let Some(json) = entry.json() else { continue };
+        match entry.kind() {
+            Some(TopicKind::PropertiesReport) => {
+                return Seen::Own(json["services"][0]["properties"]["brightness"].clone());
+            }
+            Some(TopicKind::GatewayPropertiesReport) => {
+                let devices = json["devices"].as_array().cloned().unwrap_or_default();
+                let brightness = |d: &Value| d["services"][0]["properties"]["brightness"].clone();
+                return Seen::Batch(
+                    devices
+                        .iter()
+                        .map(|d| {
+                            (
+                                d["device_id"].as_str().unwrap_or("").to_string(),
+                                brightness(d),
+                            )
+                        })
+                        .collect(),
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn children_auto_reporting_together_share_one_batch_until_cleared_or_stopped() {
+    let (emulator, gateway_id) = platform().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let gateway = gateway(&emulator, &gateway_id, &dir.path().join("children.json")).await;
+    let nodes = ["a", "b", "c"];
+    gateway
+        .add_sub_devices(nodes.iter().map(|n| new_child(n)).collect())
+        .await
+        .expect("stored");
+    let mut trace = emulator.subscribe_trace();
+    let period = Duration::from_millis(100);
+    let own = gateway
+        .add_service(Lamp {
+            brightness: 1,
+            power: 0.0,
+        })
+        .expect("added");
+    own.auto_report(period).expect("started");
+    let mut lamps = Vec::new();
+    for (i, node) in (10..).zip(nodes) {
+        let lamp = gateway
+            .child(&child_id(node))
+            .add_service(Lamp {
+                brightness: i,
+                power: 0.0,
+            })
+            .expect("added");
+        lamp.auto_report(period).expect("started");
+        lamps.push(lamp);
+    }
+    let all: BTreeMap<String, Value> = (10..)
+        .zip(nodes)
+        .map(|(i, node)| (child_id(node), json!(i)))
+        .collect();
+    // Once all have joined the ticker, each tick is one own report followed
+    // by one batch with every child.
+    while next_report(&mut trace).await != Seen::Batch(all.clone()) {}
+    assert_eq!(next_report(&mut trace).await, Seen::Own(json!(1)));
+    assert_eq!(next_report(&mut trace).await, Seen::Batch(all.clone()));
+
+    // A cleared child drops out of the batch: after the tick in flight,
+    // only a and c are reported.
+    gateway.child(&child_id("b")).clear_handlers();
+    let mut without_b = all.clone();
+    without_b.remove(&child_id("b"));
+    while next_report(&mut trace).await != Seen::Batch(without_b.clone()) {}
+    assert_eq!(next_report(&mut trace).await, Seen::Own(json!(1)));
+    assert_eq!(next_report(&mut trace).await, Seen::Batch(without_b));
+
+    // Stopped children are no longer reported; the gateway's own service
+    // goes on. Ticks run one after the other, so once a tick has read the
+    // brightness changed after the stop, no earlier tick is left to carry
+    // the children.
+    for lamp in &lamps {
+        lamp.stop_auto_report();
+    }
+    own.update(|l| l.brightness = 2).await.expect("reported");
+    // The first 2 may be the update's own report, the second is a tick's.
+    while next_report(&mut trace).await != Seen::Own(json!(2)) {}
+    while next_report(&mut trace).await != Seen::Own(json!(2)) {}
+    assert_eq!(next_report(&mut trace).await, Seen::Own(json!(2)));
+    assert_eq!(next_report(&mut trace).await, Seen::Own(json!(2)));
 }

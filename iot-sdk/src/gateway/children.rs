@@ -145,7 +145,7 @@ pub(crate) async fn report_batches(
 }
 
 /// Reports one child's properties on the gateway's batch topic.
-pub(crate) async fn report_child(
+async fn report_child(
     client: &Client,
     device_id: &str,
     services: Vec<ServiceProperties>,
@@ -242,11 +242,12 @@ impl ChildDevice {
             .update_handlers(&self.device_id, |h| h.set_event(service_id, handler(f)));
     }
 
-    /// Removes every handler and service of this child, e.g. when its own
-    /// link to the gateway is gone; requests for it are then answered with
-    /// an error.
+    /// Removes every handler and service of this child and stops their
+    /// auto reports, e.g. when its own link to the gateway is gone;
+    /// requests for it are then answered with an error.
     pub fn clear_handlers(&self) {
         lock(&self.children().handlers).remove(&*self.device_id);
+        self.shared.reporter.stop_child(&self.device_id);
     }
 
     /// Adds a profile service to this child: the platform's reads, writes

@@ -52,7 +52,7 @@ use crate::sync::lock;
 use crate::transport::Delivery;
 
 pub use children::{ChildDevice, SubDevicesChange};
-pub(crate) use children::{Children, Target, report_child};
+pub(crate) use children::{Children, Target, report_batches};
 pub use persistence::{JsonFile, SubDeviceList, SubDevicePersistence};
 pub use requests::{ADD_LIMIT, DELETE_LIMIT, REPORT_LIMIT, REQUEST_FAILED, STATUS_LIMIT};
 

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::IotService;
 use super::entry::{ServiceCell, ServiceEntry};
+use super::reporter::{Owner, wait};
 use crate::dispatch::Shared;
 use crate::error::Result;
 use crate::protocol::model::ServiceCapability;
@@ -22,7 +23,7 @@ pub struct Service<S> {
     cell: Arc<ServiceCell<S>>,
     shared: Arc<Shared>,
     /// Set for a gateway's child: reports go on the gateway's batch topic.
-    child: Option<Arc<str>>,
+    child: Owner,
 }
 
 impl<S> Clone for Service<S> {
@@ -85,16 +86,15 @@ impl<S: IotService> Service<S> {
             }
             self.shared.client.transport()?;
             let values = ServiceCell::read(&mut *service, changed);
-            if let Some(child) = &self.child {
-                // Published under the lock, so reports of two updates keep their order.
-                crate::gateway::report_child(&self.shared.client, child, vec![values]).await?;
-                return Ok(outcome);
-            }
             // Queued under the lock, so reports of two updates keep their order.
-            (self.shared.reporter.enqueue(vec![values]).await?, outcome)
+            let queued = self
+                .shared
+                .reporter
+                .enqueue(self.child.clone(), vec![values]);
+            (queued.await?, outcome)
         };
         let (done, outcome) = queued;
-        done.await.unwrap_or(Err(crate::Error::Stopped))?;
+        wait(done).await?;
         Ok(outcome)
     }
 
@@ -102,35 +102,28 @@ impl<S: IotService> Service<S> {
     pub async fn report(&self) -> Result<()> {
         self.shared.client.transport()?;
         let values = self.cell.read_all().await;
-        if let Some(child) = &self.child {
-            let report = crate::gateway::report_child(&self.shared.client, child, vec![values]);
-            return report.await.map(drop);
-        }
-        self.shared.reporter.report(vec![values]).await
+        let owner = self.child.clone();
+        self.shared.reporter.report(owner, vec![values]).await
     }
 
     /// Reports every property every `period`, the first time now, until
     /// [`stop_auto_report`](Self::stop_auto_report) or the device closes.
-    /// Services with the same period are reported together in one message.
-    /// Call it inside the tokio runtime; a new period replaces the old one.
-    ///
-    /// Only for the device's own services: a gateway's child reports with
-    /// [`update`](Self::update) and [`report`](Self::report), or in batches
-    /// with `Gateway::report_sub_device_properties`; for a child's service
-    /// this fails with [`Error::Config`](crate::Error::Config).
+    /// Services with the same period are reported together in one message;
+    /// a gateway's children with the same period, in one batch report
+    /// (§3.4). Call it inside the tokio runtime; a new period replaces the
+    /// old one.
     pub fn auto_report(&self, period: Duration) -> Result<()> {
-        if let Some(child) = &self.child {
-            return Err(crate::Error::Config(format!(
-                "auto_report is for the device's own services, not child {child}'s"
-            )));
-        }
         let entry: Arc<dyn ServiceEntry> = self.cell.clone();
-        self.shared.reporter.auto_report(entry, period)
+        let owner = self.child.clone();
+        self.shared.reporter.auto_report(owner, entry, period)
     }
 
     /// Stops the periodic report.
     pub fn stop_auto_report(&self) {
-        self.shared.reporter.stop_auto_report(self.service_id());
+        let owner = self.child.as_deref();
+        self.shared
+            .reporter
+            .stop_auto_report(owner, self.service_id());
     }
 
     /// The service as product-model JSON (§5.1), for the console or for a
