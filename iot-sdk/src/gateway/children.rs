@@ -125,37 +125,20 @@ impl Children {
     }
 }
 
-/// Publishes gateway batch reports, [`REPORT_LIMIT`] children per message.
-pub(crate) async fn report_batches(
-    client: &Client,
-    devices: Vec<DeviceProperties>,
-) -> Result<Vec<Delivery>> {
-    let mut deliveries = Vec::new();
-    for batch in devices.chunks(REPORT_LIMIT) {
-        let report = GatewayPropertiesReport {
-            devices: batch.to_vec(),
-        };
-        deliveries.push(
-            client
-                .publish_json(TopicKind::GatewayPropertiesReport, &report)
-                .await?,
-        );
+/// Publishes gateway batch reports, [`REPORT_LIMIT`] children per message;
+/// stops at the first that cannot be queued.
+pub(crate) async fn report_batches(client: &Client, devices: Vec<DeviceProperties>) -> Result<()> {
+    let mut devices = devices.into_iter().peekable();
+    while devices.peek().is_some() {
+        let batch = devices.by_ref().take(REPORT_LIMIT).collect();
+        publish_report(client, batch).await?;
     }
-    Ok(deliveries)
+    Ok(())
 }
 
-/// Reports one child's properties on the gateway's batch topic.
-async fn report_child(
-    client: &Client,
-    device_id: &str,
-    services: Vec<ServiceProperties>,
-) -> Result<Delivery> {
-    let report = GatewayPropertiesReport {
-        devices: vec![DeviceProperties {
-            device_id: device_id.to_string(),
-            services,
-        }],
-    };
+/// One message on the gateway's batch topic (§3.4).
+async fn publish_report(client: &Client, devices: Vec<DeviceProperties>) -> Result<Delivery> {
+    let report = GatewayPropertiesReport { devices };
     client
         .publish_json(TopicKind::GatewayPropertiesReport, &report)
         .await
@@ -280,7 +263,11 @@ impl ChildDevice {
 
     /// Reports this child's property values (gateway batch topic, §3.4).
     pub async fn report_properties(&self, services: Vec<ServiceProperties>) -> Result<Delivery> {
-        report_child(&self.shared.client, &self.device_id, services).await
+        let device = DeviceProperties {
+            device_id: self.device_id.to_string(),
+            services,
+        };
+        publish_report(&self.shared.client, vec![device]).await
     }
 
     /// Sends a message from this child (`object_device_id` is set to it).

@@ -207,7 +207,7 @@ impl Gateway {
     /// is full), after queuing the ones before it.
     pub async fn report_sub_device_properties(&self, devices: Vec<DeviceProperties>) -> Result<()> {
         let client = &self.device.shared().client;
-        children::report_batches(client, devices).await.map(drop)
+        children::report_batches(client, devices).await
     }
 }
 

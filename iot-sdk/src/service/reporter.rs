@@ -70,6 +70,11 @@ impl Reporter {
         wait(self.enqueue(owner, services).await?).await
     }
 
+    /// Hands `values` to the publishing task and waits for their publish.
+    async fn deliver(&self, values: Vec<(Owner, ServiceProperties)>) -> Result<()> {
+        wait(self.submit(values).await?).await
+    }
+
     /// Queues `owner`'s `services` in order and returns the wait for the publish.
     pub async fn enqueue(
         &self,
@@ -175,9 +180,7 @@ async fn publish_reports(client: Arc<Client>, mut receiver: mpsc::Receiver<Pendi
         };
         let children_sent = match children.is_empty() {
             true => Ok(()),
-            false => crate::gateway::report_batches(&client, children)
-                .await
-                .map(drop),
+            false => crate::gateway::report_batches(&client, children).await,
         };
         for (pending, (own, child)) in batch.into_iter().zip(whose) {
             let failed = [(own, &own_sent), (child, &children_sent)]
@@ -247,11 +250,7 @@ async fn tick(reporter: std::sync::Weak<Reporter>, members: Members, period: Dur
         let Some(reporter) = reporter.upgrade() else {
             return;
         };
-        let sent = match reporter.submit(values).await {
-            Ok(done) => wait(done).await,
-            Err(e) => Err(e),
-        };
-        match sent {
+        match reporter.deliver(values).await {
             Ok(()) => {}
             Err(Error::Stopped) => return debug!("auto report ends with the device"),
             Err(e) => warn!(error = %e, "auto report skipped"),
