@@ -15,21 +15,46 @@ use crate::source::load;
 /// // build.rs
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     iot_sdk_codegen::Builder::new()
-///         .model("../models/smokeDetector")
+///         // `greenhouse.rs`, the name `output_file_name` gives.
+///         .model("../models/greenhouse.json")
+///         // An archive exported from the IoTDA console: its name carries
+///         // the product id, so choose the file's name.
+///         .model_as(
+///             "../models/smokeDetector_cb097d20d77b4240adf1f33d36b3c278_smokeDetector.zip",
+///             "smoke_detector.rs",
+///         )
 ///         .generate()?;
 ///     Ok(())
 /// }
 /// ```
 ///
-/// and in the crate, `include!(concat!(env!("OUT_DIR"), "/smoke_detector.rs"));`
-/// (see [`output_file_name`]). Cargo is told to run the build script again
-/// when a model changes; values the generator left out are shown as
-/// `cargo:warning`s.
+/// and in the crate, `include!(concat!(env!("OUT_DIR"), "/smoke_detector.rs"));`.
+/// A model added with [`model`](Builder::model) is written to the file
+/// [`output_file_name`] gives, one added with [`model_as`](Builder::model_as)
+/// to the file it names. Two models writing one file are an error.
+///
+/// Cargo is told to run the build script again when a model changes;
+/// values the generator left out are shown as `cargo:warning`s.
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
-    models: Vec<PathBuf>,
+    models: Vec<Model>,
     out_dir: Option<PathBuf>,
     cargo: bool,
+}
+
+/// A model to generate, and the file name chosen for its code, if any.
+#[derive(Debug, Clone)]
+struct Model {
+    path: PathBuf,
+    file_name: Option<String>,
+}
+
+impl Model {
+    fn file_name(&self) -> String {
+        self.file_name
+            .clone()
+            .unwrap_or_else(|| output_file_name(&self.path))
+    }
 }
 
 impl Builder {
@@ -41,9 +66,23 @@ impl Builder {
         }
     }
 
-    /// Adds a model: a zip archive or directory (offline package) or a JSON file.
+    /// Adds a model: a zip archive or directory (offline package) or a JSON
+    /// file. Its code goes to the file [`output_file_name`] gives.
     pub fn model(mut self, path: impl AsRef<Path>) -> Self {
-        self.models.push(path.as_ref().to_path_buf());
+        self.models.push(Model {
+            path: path.as_ref().to_path_buf(),
+            file_name: None,
+        });
+        self
+    }
+
+    /// Adds a model whose code goes to `file_name` in the out dir, e.g.
+    /// `"smoke_detector.rs"`: a plain file name, without directories.
+    pub fn model_as(mut self, path: impl AsRef<Path>, file_name: impl Into<String>) -> Self {
+        self.models.push(Model {
+            path: path.as_ref().to_path_buf(),
+            file_name: Some(file_name.into()),
+        });
         self
     }
 
@@ -60,21 +99,51 @@ impl Builder {
         self
     }
 
-    /// Generates each model into `<out dir>/<file>.rs` and returns the
-    /// paths written. A file whose content is already right is left alone.
-    pub fn generate(&self) -> Result<Vec<PathBuf>, Error> {
+    /// The file each model's code goes to, in the order the models were
+    /// added. Fails, before anything is read or written, when a chosen
+    /// name is not a plain file name or two models would share a file.
+    pub fn output_paths(&self) -> Result<Vec<PathBuf>, Error> {
         let out_dir = self.target_dir()?;
-        let mut written = Vec::new();
-        for model in &self.models {
-            if self.cargo {
-                println!("cargo:rerun-if-changed={}", model.display());
-            }
-            let (file_name, code) = self.code_for(model)?;
-            let path = out_dir.join(file_name);
-            write_if_changed(&path, &code)?;
-            written.push(path);
+        let mut paths = Vec::with_capacity(self.models.len());
+        for (index, model) in self.models.iter().enumerate() {
+            let file_name = model.file_name();
+            check_file_name(model, &file_name)?;
+            self.not_taken(index, &file_name, &out_dir)?;
+            paths.push(out_dir.join(file_name));
         }
-        Ok(written)
+        Ok(paths)
+    }
+
+    /// Fails when a model before `index` writes `file_name` too. Names
+    /// differing only in case count as one: on macOS and Windows they are.
+    fn not_taken(&self, index: usize, file_name: &str, out_dir: &Path) -> Result<(), Error> {
+        let taken_by = self.models[..index]
+            .iter()
+            .find(|earlier| earlier.file_name().to_lowercase() == file_name.to_lowercase());
+        let Some(earlier) = taken_by else {
+            return Ok(());
+        };
+        let message = format!(
+            "both {} and {} would be written here: give one of them another file name",
+            earlier.path.display(),
+            self.models[index].path.display()
+        );
+        let file = out_dir.join(file_name).display().to_string();
+        Err(Error::new(ProblemKind::Duplicate, file, None, message))
+    }
+
+    /// Generates each model into its file (see [`output_paths`](Self::output_paths))
+    /// and returns the paths written. A file whose content is already
+    /// right is left alone.
+    pub fn generate(&self) -> Result<Vec<PathBuf>, Error> {
+        let paths = self.output_paths()?;
+        for (model, path) in self.models.iter().zip(&paths) {
+            if self.cargo {
+                println!("cargo:rerun-if-changed={}", model.path.display());
+            }
+            write_if_changed(path, &self.code_for(&model.path)?)?;
+        }
+        Ok(paths)
     }
 
     fn target_dir(&self) -> Result<PathBuf, Error> {
@@ -89,20 +158,52 @@ impl Builder {
             })
     }
 
-    fn code_for(&self, model: &Path) -> Result<(String, String), Error> {
+    fn code_for(&self, model: &Path) -> Result<String, Error> {
         let loaded = load(model)?;
         if self.cargo {
             for warning in &loaded.warnings {
                 println!("cargo:warning={}", warning.to_string().replace('\n', " "));
             }
         }
-        Ok((output_file_name(model), generate(&loaded.model)?))
+        generate(&loaded.model)
     }
 }
 
-/// The file a model's code is written to: the model's file name without
-/// `.zip`/`.json`, in snake case, plus `.rs` — `models/smokeDetector` and
-/// `smokeDetector.zip` both give `smoke_detector.rs`.
+/// A chosen file name must stay in the out dir, where `include!` looks.
+fn check_file_name(model: &Model, file_name: &str) -> Result<(), Error> {
+    let plain = !file_name.is_empty()
+        && file_name != "."
+        && file_name != ".."
+        && !file_name.contains(['/', '\\']);
+    if plain {
+        return Ok(());
+    }
+    let message = format!(
+        "output file name `{file_name}`: expected a plain file name such as `smoke_detector.rs`"
+    );
+    let name = model.path.display().to_string();
+    Err(Error::new(ProblemKind::Invalid, name, None, message))
+}
+
+/// The file a model's code is written to unless
+/// [`Builder::model_as`] chooses one: the model's file name without its
+/// extension (`.zip`, `.json`), in snake case, plus `.rs`. The folder
+/// `models/smokeDetector` and `smokeDetector.zip` both give
+/// `smoke_detector.rs`; an archive exported from the IoTDA console keeps
+/// the product id its name carries:
+///
+/// ```
+/// use std::path::Path;
+/// use iot_sdk_codegen::output_file_name;
+///
+/// assert_eq!(output_file_name(Path::new("models/smokeDetector")), "smoke_detector.rs");
+/// assert_eq!(
+///     output_file_name(Path::new(
+///         "smokeDetector_cb097d20d77b4240adf1f33d36b3c278_smokeDetector.zip"
+///     )),
+///     "smoke_detector_cb097d20d77b4240adf1f33d36b3c278_smoke_detector.rs"
+/// );
+/// ```
 pub fn output_file_name(model: &Path) -> String {
     let stem = model
         .file_stem()

@@ -63,10 +63,13 @@
 //!
 //! # Three ways in
 //!
-//! * [`Builder`] in `build.rs`, writing to `OUT_DIR`;
+//! * [`Builder`] in `build.rs`, writing to `OUT_DIR`, each model to the
+//!   file [`output_file_name`] gives or to one of the user's choosing
+//!   ([`Builder::model_as`]);
 //! * the `iot-sdk-codegen` binary: `generate MODEL -o DIR`, `check MODEL -o
-//!   DIR` (fails when the code in `DIR` is not what the model gives),
-//!   `schema`, and `model MODEL` (the checked model as JSON);
+//!   DIR` (fails when the code in `DIR` is not what the model gives), both
+//!   with `--out-file NAME` to choose the file of a single model, `schema`,
+//!   and `model MODEL` (the checked model as JSON);
 //! * the reverse direction: the JSON a derived service exports
 //!   (`iot_sdk::service::capability::<S>()`) is an input like any other, and
 //!   comes back as the same model from the code generated from it.

@@ -54,6 +54,62 @@ fn generate_then_check() {
 }
 
 #[test]
+fn out_file_chooses_the_file_of_one_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let model = common::models().join("smokeDetector.json");
+    let model = model.to_str().unwrap();
+
+    let generated = run(&["generate", model, "-o", out, "--out-file", "smoke.rs"]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let file = dir.path().join("smoke.rs");
+    assert_eq!(text(&generated.stdout).trim(), file.display().to_string());
+    assert!(!dir.path().join("smoke_detector.rs").exists());
+
+    let checked = run(&["check", model, "-o", out, "-f", "smoke.rs"]);
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+    let without = run(&["check", model, "-o", out]);
+    assert_eq!(without.status.code(), Some(1));
+
+    let greenhouse = common::models().join("greenhouse.json");
+    let two = run(&[
+        "generate",
+        model,
+        greenhouse.to_str().unwrap(),
+        "-o",
+        out,
+        "-f",
+        "x.rs",
+    ]);
+    assert_eq!(two.status.code(), Some(2));
+    assert!(
+        text(&two.stderr).contains("--out-file names the file of a single model"),
+        "{}",
+        text(&two.stderr)
+    );
+}
+
+#[test]
+fn models_sharing_a_file_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let folder = common::models().join("smokeDetector");
+    let api = common::models().join("smokeDetector.json");
+    let (folder, api) = (folder.to_str().unwrap(), api.to_str().unwrap());
+    for action in ["generate", "check"] {
+        let output = run(&[action, folder, api, "-o", out]);
+        assert_eq!(output.status.code(), Some(1), "{action}");
+        let stderr = text(&output.stderr);
+        let file = dir.path().join("smoke_detector.rs");
+        assert!(
+            stderr.contains(&format!("{}: both {folder} and {api}", file.display())),
+            "{stderr}"
+        );
+        assert!(!file.exists());
+    }
+}
+
+#[test]
 fn bad_models_fail_with_file_and_path() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("bad.json");

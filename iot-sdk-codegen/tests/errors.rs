@@ -114,6 +114,55 @@ fn duplicate_names_are_reported_where_they_repeat() {
     );
 }
 
+/// The paths of every problem of `error`, in order.
+fn paths(error: &Error) -> Vec<String> {
+    let path = |p: &iot_sdk_codegen::Problem| p.json_path.clone().unwrap_or_default();
+    error.problems().iter().map(path).collect()
+}
+
+/// An element that fails to check must not shift the indices of the
+/// elements after it: paths are indices of the input file.
+#[test]
+fn indices_stay_those_of_the_file_after_an_element_fails() {
+    let services = json!({"services": [{"serviceType": "s", "properties": [
+        {"propertyName": "a", "dataType": "float"},
+        {"propertyName": "b", "dataType": "int"},
+        {"propertyName": "c", "dataType": "int"},
+        {"propertyName": "b", "dataType": "int"}
+    ]}]});
+    let error = load_json(
+        "servicetype-capability.json",
+        &serde_json::to_vec(&services).unwrap(),
+    )
+    .expect_err("the model is refused");
+    assert_eq!(
+        paths(&error),
+        [
+            "$.services[0].properties[0].dataType",
+            "$.services[0].properties[3]"
+        ]
+    );
+    assert_eq!(
+        error.problems()[1].message,
+        "duplicate property `b` (first at index 1)"
+    );
+
+    let para = json!({"para_name": "d", "data_type": "int"});
+    let paras = json!([{"para_name": "x"}, para, para]);
+    let commands =
+        json!([{"paras": []}, {"command_name": "c", "paras": paras}, {"command_name": "c"}]);
+    let error = api_error(&json!({"service_id": "s", "commands": commands}));
+    assert_eq!(
+        paths(&error),
+        [
+            "$.commands[0].command_name",
+            "$.commands[1].paras[0].data_type",
+            "$.commands[1].paras[2]",
+            "$.commands[2]"
+        ]
+    );
+}
+
 #[test]
 fn names_without_letters_or_digits_cannot_become_identifiers() {
     let property = json!({"property_name": "°%", "data_type": "int"});
@@ -318,6 +367,18 @@ fn unreadable_inputs_are_io_or_zip_errors() {
     let bad_zip = dir.path().join("bad.zip");
     fs::write(&bad_zip, b"PK\x03\x04 not really a zip").unwrap();
     assert_eq!(only(&load(&bad_zip).unwrap_err()).0, ProblemKind::Zip);
+    let json_zip = dir.path().join("pkg.zip");
+    fs::write(&json_zip, br#"{"service_id": "s"}"#).unwrap();
+    let error = load(&json_zip).unwrap_err();
+    assert_eq!(only(&error).0, ProblemKind::Zip);
+    let shown = error.to_string();
+    assert!(shown.contains("pkg.zip: not a zip archive ("), "{shown}");
+    assert!(shown.contains("JSON"), "{shown}");
+    let html_zip = dir.path().join("page.ZIP");
+    fs::write(&html_zip, b"<!DOCTYPE html><html>Forbidden</html>").unwrap();
+    let shown = load(&html_zip).unwrap_err().to_string();
+    assert!(shown.contains("page.ZIP: not a zip archive ("), "{shown}");
+    assert!(shown.contains("HTML"), "{shown}");
     let device_only = dir.path().join("devicetype-capability.json");
     fs::write(&device_only, br#"{"devices": []}"#).unwrap();
     assert_eq!(

@@ -1,6 +1,7 @@
 //! `iot-sdk-codegen`: Rust services from IoTDA product models.
 //!
-//! * `generate MODEL... -o DIR` writes `DIR/<model>.rs` for each model;
+//! * `generate MODEL... -o DIR` writes `DIR/<model>.rs` for each model
+//!   (`--out-file NAME` chooses the name for a single model);
 //! * `check MODEL... -o DIR` fails when those files are not what the models give;
 //! * `model MODEL` prints the checked model as JSON;
 //! * `schema` prints the JSON Schema of that model.
@@ -10,8 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use iot_sdk_codegen::{Builder, Error, ProductModel, load, output_file_name};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use iot_sdk_codegen::{Builder, Error, ProductModel, load};
 
 /// Rust services from IoTDA product models (offline zip/folder or API JSON).
 #[derive(Debug, Parser)]
@@ -24,23 +25,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Action {
     /// Generate `<DIR>/<model>.rs` for each model.
-    Generate {
-        /// Product models: zip archives, package folders or JSON files.
-        #[arg(required = true)]
-        models: Vec<PathBuf>,
-        /// Where to write the code.
-        #[arg(short, long, default_value = ".")]
-        out_dir: PathBuf,
-    },
+    Generate(Outputs),
     /// Fail when `<DIR>/<model>.rs` is not the code the model gives.
-    Check {
-        /// Product models: zip archives, package folders or JSON files.
-        #[arg(required = true)]
-        models: Vec<PathBuf>,
-        /// Where the generated code is.
-        #[arg(short, long, default_value = ".")]
-        out_dir: PathBuf,
-    },
+    Check(Outputs),
     /// Print the checked model as JSON.
     Model {
         /// A product model: zip archive, package folder or JSON file.
@@ -50,10 +37,50 @@ enum Action {
     Schema,
 }
 
+/// The models and where their code is.
+#[derive(Debug, Args)]
+struct Outputs {
+    /// Product models: zip archives, package folders or JSON files.
+    #[arg(required = true)]
+    models: Vec<PathBuf>,
+    /// The directory of the code.
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    out_dir: PathBuf,
+    /// The code's file name in DIR, for a single model (by default the
+    /// model's file name in snake case: `smokeDetector.zip` gives
+    /// `smoke_detector.rs`).
+    #[arg(short = 'f', long, value_name = "NAME")]
+    out_file: Option<String>,
+}
+
+impl Outputs {
+    /// A builder for the models; exits with a usage error when one file
+    /// name is given for several models, which cannot all have it.
+    fn builder(&self) -> Builder {
+        if self.out_file.is_some() && self.models.len() > 1 {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--out-file names the file of a single model",
+                )
+                .exit();
+        }
+        let builder = Builder::new()
+            .cargo_instructions(false)
+            .out_dir(&self.out_dir);
+        self.models
+            .iter()
+            .fold(builder, |builder, model| match &self.out_file {
+                Some(name) => builder.model_as(model, name),
+                None => builder.model(model),
+            })
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Action::Generate { models, out_dir } => report(generate(&models, &out_dir)),
-        Action::Check { models, out_dir } => check(&models, &out_dir),
+        Action::Generate(outputs) => report(generate(&outputs)),
+        Action::Check(outputs) => check(&outputs),
         Action::Model { model } => report(show(&model)),
         Action::Schema => {
             print_json(&schemars::schema_for!(ProductModel));
@@ -80,26 +107,29 @@ fn show(model: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn generate(models: &[PathBuf], out_dir: &Path) -> Result<(), Error> {
-    for model in models {
+/// One builder for all models, so that two of them cannot write one file.
+fn generate(outputs: &Outputs) -> Result<(), Error> {
+    let builder = outputs.builder();
+    builder.output_paths()?;
+    // The builder tells warnings to Cargo only: load once more to show them.
+    for model in &outputs.models {
         warn(&load(model)?.warnings);
-        let builder = Builder::new()
-            .cargo_instructions(false)
-            .out_dir(out_dir)
-            .model(model);
-        for path in builder.generate()? {
-            println!("{}", path.display());
-        }
+    }
+    for path in builder.generate()? {
+        println!("{}", path.display());
     }
     Ok(())
 }
 
 /// Checks every model, reporting each stale or missing file.
-fn check(models: &[PathBuf], out_dir: &Path) -> ExitCode {
+fn check(outputs: &Outputs) -> ExitCode {
+    let paths = match outputs.builder().output_paths() {
+        Ok(paths) => paths,
+        Err(error) => return report(Err(error)),
+    };
     let mut status = ExitCode::SUCCESS;
-    for model in models {
-        let existing = out_dir.join(output_file_name(model));
-        match iot_sdk_codegen::check(model, &existing) {
+    for (model, existing) in outputs.models.iter().zip(&paths) {
+        match iot_sdk_codegen::check(model, existing) {
             Ok(()) => println!("{}: up to date", existing.display()),
             Err(error) => {
                 eprintln!("{error}");

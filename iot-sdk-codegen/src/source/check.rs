@@ -87,13 +87,13 @@ impl Checker {
         let properties = self.list(raw.properties, path, "properties", Self::property);
         let commands = self.list(raw.commands, path, "commands", Self::command);
         self.unique(
-            properties.iter().map(|p| p.name.as_str()),
+            properties.iter().map(|(i, p)| (*i, p.name.as_str())),
             path,
             "properties",
             "property",
         );
         self.unique(
-            commands.iter().map(|c| c.name.as_str()),
+            commands.iter().map(|(i, c)| (*i, c.name.as_str())),
             path,
             "commands",
             "command",
@@ -103,38 +103,41 @@ impl Checker {
             service_id,
             description: non_empty(raw.description),
             option: non_empty(raw.option),
-            properties,
-            commands,
-            events: self.list(raw.events, path, "events", Self::event),
+            properties: values(properties),
+            commands: values(commands),
+            events: values(self.list(raw.events, path, "events", Self::event)),
         })
     }
 
-    /// Checks each element of the list at `path.key`.
+    /// Checks each element of the list at `path.key`. The elements that
+    /// pass keep their index in the file: those that fail are left out, so
+    /// counting again would point later errors at the wrong element.
     fn list<R, T>(
         &mut self,
         raw: Option<Vec<R>>,
         path: &JsonPath,
         key: &str,
         check: impl Fn(&mut Self, R, &JsonPath) -> Option<T>,
-    ) -> Vec<T> {
+    ) -> Vec<(usize, T)> {
         let list = self.key(path, key);
         raw.unwrap_or_default()
             .into_iter()
             .enumerate()
-            .filter_map(|(i, item)| check(self, item, &list.index(i)))
+            .filter_map(|(i, item)| check(self, item, &list.index(i)).map(|t| (i, t)))
             .collect()
     }
 
-    /// Reports names that occur twice in the list at `path.key`.
+    /// Reports names that occur twice in the list at `path.key`; each name
+    /// comes with its index in the file.
     fn unique<'n>(
         &mut self,
-        names: impl Iterator<Item = &'n str>,
+        names: impl Iterator<Item = (usize, &'n str)>,
         path: &JsonPath,
         key: &str,
         what: &str,
     ) {
         let mut seen = BTreeMap::new();
-        for (i, name) in names.enumerate() {
+        for (i, name) in names {
             if let Some(first) = seen.insert(name, i) {
                 let at = self.key(path, key).index(i);
                 let message = format!("duplicate {what} `{name}` (first at index {first})");
@@ -212,24 +215,24 @@ impl Checker {
     fn paras(&mut self, raw: Option<Vec<RawPara>>, path: &JsonPath) -> Vec<Para> {
         let paras = self.list(raw, path, "paras", Self::para);
         self.unique(
-            paras.iter().map(|p| p.name.as_str()),
+            paras.iter().map(|(i, p)| (*i, p.name.as_str())),
             path,
             "paras",
             "parameter",
         );
-        paras
+        values(paras)
     }
 
     fn command(&mut self, raw: RawCommand, path: &JsonPath) -> Option<Command> {
         let name = self.name(raw.command_name, path, "command_name");
         let paras = self.paras(raw.paras, path);
         let responses = self.list(raw.responses, path, "responses", Self::response);
-        let response_names = responses.iter().map(|r| r.name.as_str());
+        let response_names = responses.iter().map(|(i, r)| (*i, r.name.as_str()));
         self.unique(response_names, path, "responses", "response");
         Some(Command {
             name: name?,
             paras,
-            responses,
+            responses: values(responses),
         })
     }
 
@@ -487,6 +490,11 @@ impl Checker {
             }
         }
     }
+}
+
+/// The elements of a checked list, without their indices.
+fn values<T>(indexed: Vec<(usize, T)>) -> Vec<T> {
+    indexed.into_iter().map(|(_, value)| value).collect()
 }
 
 /// `Some` of a text that is not empty.

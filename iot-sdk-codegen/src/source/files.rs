@@ -51,7 +51,29 @@ pub(crate) fn read(path: &Path) -> Result<Files, Error> {
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
         return Ok(package(unzip(&name, bytes)?));
     }
+    // Read as JSON, a `.zip` that is not one (a page saved in place of the
+    // export, say) would fail with a puzzling JSON error.
+    if has_zip_extension(path) {
+        return Err(not_a_zip(&name, &bytes));
+    }
     Ok(Files::Json(File { name, bytes }))
+}
+
+fn has_zip_extension(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("zip"))
+}
+
+/// A `.zip` file without a zip signature, with a guess at what it is.
+fn not_a_zip(name: &str, bytes: &[u8]) -> Error {
+    let guess = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => "the file is empty",
+        Some(b'{' | b'[') => "it looks like JSON: name it `.json`",
+        Some(b'<') => "it looks like HTML or XML, e.g. an error page saved in place of the export",
+        Some(_) => "it does not start with a zip signature",
+    };
+    let message = format!("not a zip archive ({guess})");
+    Error::new(ProblemKind::Zip, name, None, message)
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
