@@ -9,7 +9,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use iot_sdk::protocol::payload::{
     Command, CommandResponse, DeviceMessage, EventEnvelope, PropertiesGetRequest, PropertiesReport,
-    PropertiesSetRequest, ResultResponse, ServiceProperties, ShadowData, decode,
+    PropertiesSetRequest, ResultResponse, ServiceProperties, ShadowData, decode, decode_value,
 };
 use iot_sdk::protocol::topic::{Topic, TopicKind};
 use serde::Serialize;
@@ -125,6 +125,12 @@ impl App {
         lock(&self.platform.registry).register(registration);
     }
 
+    /// Whether the device is registered, itself or as a gateway's child.
+    pub fn is_registered(&self, device_id: &str) -> bool {
+        let registry = lock(&self.platform.registry);
+        registry.contains(device_id) || registry.children.owner_of(device_id).is_some()
+    }
+
     /// Every registered device and whether it is online, by id.
     pub fn devices(&self) -> Vec<DeviceStatus> {
         lock(&self.platform.registry).statuses()
@@ -222,19 +228,36 @@ impl App {
             .await
     }
 
-    /// Reads properties (§3.6) of one service, or of all with `None`.
+    /// Reads properties (§3.6) of one service, or of all with `None`. An
+    /// answer with a non-zero `result_code` (the device could not read them)
+    /// is [`EmulatorError::DeviceRefused`].
     pub async fn get_properties(
         &self,
         device_id: &str,
         service_id: Option<&str>,
         timeout: Duration,
     ) -> Result<PropertiesReport, EmulatorError> {
+        let kind = Request::PropertiesGet;
         let request = PropertiesGetRequest {
             object_device_id: Some(device_id.to_owned()),
             service_id: service_id.map(str::to_owned),
         };
-        self.request(device_id, Request::PropertiesGet, &request, timeout)
-            .await
+        let answer: Value = self.request(device_id, kind, &request, timeout).await?;
+        // A refusal still carries `"services": []`; read as a report it
+        // would look like a device without properties.
+        if let Some(result_code) = answer["result_code"].as_i64().filter(|&code| code != 0) {
+            return Err(EmulatorError::DeviceRefused {
+                device_id: device_id.to_owned(),
+                request: kind.name(),
+                result_code,
+                result_desc: answer["result_desc"].as_str().map(str::to_owned),
+            });
+        }
+        decode_value(answer).map_err(|error| EmulatorError::BadResponse {
+            device_id: device_id.to_owned(),
+            request: kind.name(),
+            error: Box::new(error),
+        })
     }
 
     /// Publishes a request with a fresh id and waits for the answer of the

@@ -36,6 +36,22 @@ pub enum EmulatorError {
         /// What is wrong with the answer.
         error: Box<ProtocolError>,
     },
+    /// The device answered with a non-zero `result_code`: it could not do
+    /// what it was asked.
+    #[error(
+        "device {device_id} refused the {request}: result_code {result_code}, {}",
+        result_desc.as_deref().unwrap_or("no result_desc")
+    )]
+    DeviceRefused {
+        /// The device that answered.
+        device_id: String,
+        /// What it was asked, e.g. `property get`.
+        request: &'static str,
+        /// The code it answered.
+        result_code: i64,
+        /// Its reason, if it gave one.
+        result_desc: Option<String>,
+    },
     /// The platform refused the request as the real one would (a duplicate
     /// or malformed child device, an unknown child); the text says why.
     #[error("refused: {0}")]

@@ -69,13 +69,17 @@ impl DeviceRegistration {
     }
 
     /// A device authenticating with the certificate of this SHA-256
-    /// fingerprint: 64 hex digits, colons allowed (as printed by
-    /// `openssl x509 -noout -fingerprint -sha256`). `None` if it is not one.
+    /// fingerprint: 64 hex digits, colons allowed, or the whole line
+    /// `openssl x509 -noout -fingerprint -sha256` prints
+    /// (`sha256 Fingerprint=AB:CD:…`). `None` if it is not one.
     pub fn certificate_fingerprint(
         device_id: impl Into<String>,
         fingerprint: &str,
     ) -> Option<Self> {
-        let digits: Vec<u8> = fingerprint.bytes().filter(|&b| b != b':').collect();
+        let digits: Vec<u8> = without_openssl_label(fingerprint)?
+            .bytes()
+            .filter(|&b| b != b':')
+            .collect();
         if digits.len() != 64 {
             return None;
         }
@@ -88,6 +92,20 @@ impl DeviceRegistration {
             device_id: device_id.into(),
             credential: Credential::Certificate { sha256 },
         })
+    }
+}
+
+/// The hex of a fingerprint, without the `sha256 Fingerprint=` that
+/// openssl puts before it (`SHA256 Fingerprint=` before OpenSSL 3); `None`
+/// for another digest's label, e.g. `sha1 Fingerprint=`.
+fn without_openssl_label(fingerprint: &str) -> Option<&str> {
+    let fingerprint = fingerprint.trim();
+    match fingerprint.split_once('=') {
+        None => Some(fingerprint),
+        Some((label, hex)) => label
+            .trim()
+            .eq_ignore_ascii_case("sha256 fingerprint")
+            .then_some(hex.trim()),
     }
 }
 
@@ -212,7 +230,9 @@ mod tests {
             .chunks(2)
             .map(|pair| String::from_utf8(pair.to_vec()).unwrap())
             .collect();
-        for text in [plain.clone(), colons.join(":")] {
+        let openssl_3 = format!("sha256 Fingerprint={}\n", colons.join(":"));
+        let openssl_1 = format!("SHA256 Fingerprint={}", colons.join(":"));
+        for text in [plain.clone(), colons.join(":"), openssl_3, openssl_1] {
             assert_eq!(
                 DeviceRegistration::certificate_fingerprint("d", &text),
                 Some(expected.clone())
@@ -220,6 +240,11 @@ mod tests {
         }
         assert_eq!(
             DeviceRegistration::certificate_fingerprint("d", "abc"),
+            None
+        );
+        let sha1_label = format!("sha1 Fingerprint={plain}");
+        assert_eq!(
+            DeviceRegistration::certificate_fingerprint("d", &sha1_label),
             None
         );
         let bad = "zz".repeat(32);

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use iot_sdk::protocol::payload::{DeviceMessage, Event, EventEnvelope, ServiceProperties};
-use iot_sdk_emulator::{DeviceEvent, DeviceRegistration, Emulator, EmulatorConfig, TraceEntry};
+use iot_sdk_emulator::{
+    Credential, DeviceEvent, DeviceRegistration, Emulator, EmulatorConfig, EmulatorError,
+    TraceEntry,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::{broadcast, mpsc};
@@ -55,7 +58,8 @@ fn parse_device(text: &str) -> Result<DeviceRegistration, String> {
 }
 
 /// The `--config` file: `{"devices": [{"device_id": "...", "secret": "..."},
-/// {"device_id": "...", "certificate_sha256": "AB:CD:..."}]}`.
+/// {"device_id": "...", "certificate_sha256": "AB:CD:..."}]}`; the
+/// fingerprint may also be the whole line openssl prints for it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
@@ -70,6 +74,10 @@ struct ConfigDevice {
     certificate_sha256: Option<String>,
 }
 
+/// What `certificate_sha256` may hold, for the error that refuses it.
+const FINGERPRINT: &str = "64 hex digits (colons allowed) \
+    or the line `openssl x509 -noout -fingerprint -sha256 -in CERT` prints";
+
 fn load_config(path: &PathBuf) -> Result<Vec<DeviceRegistration>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file: ConfigFile =
@@ -82,7 +90,7 @@ fn load_config(path: &PathBuf) -> Result<Vec<DeviceRegistration>, String> {
                 DeviceRegistration::certificate_fingerprint(&device.device_id, &fingerprint)
                     .ok_or_else(|| {
                         format!(
-                            "{}: certificate_sha256 must be 64 hex digits",
+                            "{}: certificate_sha256 must be {FINGERPRINT}",
                             device.device_id
                         )
                     })
@@ -118,6 +126,9 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(path) = &args.config {
         devices.extend(load_config(path)?);
     }
+    if !args.tls {
+        refuse_certificates_without_tls(&devices)?;
+    }
     let mqtt_port = args.port.unwrap_or(if args.tls { 8883 } else { 1883 });
     let config = EmulatorConfig {
         mqtt_port,
@@ -130,11 +141,8 @@ async fn run(args: Args) -> Result<(), String> {
     let emulator = Emulator::start(config)
         .await
         .map_err(|e| format!("cannot start: {e} (port {mqtt_port} taken? try --port 0)"))?;
-    print_banner(&emulator);
-    let printer = tokio::spawn(print_activity(
-        emulator.subscribe_trace(),
-        emulator.subscribe_events(),
-    ));
+    print_banner(&emulator, !args.no_prompt);
+    let activity = Activity::new(&emulator);
 
     let (lines, _keep_open) = if args.no_prompt {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -142,15 +150,35 @@ async fn run(args: Args) -> Result<(), String> {
     } else {
         (stdin_lines(), None)
     };
-    prompt(&emulator, lines, Duration::from_secs(args.timeout)).await;
+    prompt(
+        &emulator,
+        lines,
+        activity,
+        Duration::from_secs(args.timeout),
+    )
+    .await;
 
-    printer.abort();
     emulator.shutdown().await;
     println!("bye");
     Ok(())
 }
 
-fn print_banner(emulator: &Emulator) {
+/// An X.509 device logs in only with the certificate it shows in a TLS
+/// handshake: without `--tls` it could never connect.
+fn refuse_certificates_without_tls(devices: &[DeviceRegistration]) -> Result<(), String> {
+    let x509 = devices
+        .iter()
+        .find(|device| matches!(device.credential, Credential::Certificate { .. }));
+    match x509 {
+        Some(device) => Err(format!(
+            "device {} authenticates with a certificate, which needs TLS: add --tls",
+            device.device_id
+        )),
+        None => Ok(()),
+    }
+}
+
+fn print_banner(emulator: &Emulator, prompt: bool) {
     println!("IoTDA emulator");
     println!("  MQTT    {}", emulator.server_uri());
     println!("  HTTP    {}", emulator.http_base_url());
@@ -160,29 +188,80 @@ fn print_banner(emulator: &Emulator) {
     for device in emulator.devices() {
         println!("  device  {}", device.device_id);
     }
-    println!("Type `help` for commands.");
+    if prompt {
+        println!("Type `help` for commands.");
+    } else {
+        println!("Running until Ctrl-C (--no-prompt: stdin is not read).");
+    }
 }
 
-/// Prints the trace and connection changes as they happen.
-async fn print_activity(
-    mut trace: broadcast::Receiver<TraceEntry>,
-    mut events: broadcast::Receiver<DeviceEvent>,
-) {
-    loop {
-        tokio::select! {
-            entry = trace.recv() => match entry {
-                Ok(entry) => println!("{entry}"),
-                Err(broadcast::error::RecvError::Lagged(n)) => println!("… {n} messages not shown"),
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-            event = events.recv() => match event {
-                Ok(event @ (DeviceEvent::Connected { .. } | DeviceEvent::Disconnected { .. } | DeviceEvent::Refused { .. })) => {
-                    println!("{event}");
-                }
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
+/// The trace and connection changes, printed as they happen by the prompt
+/// itself: an answer is printed only after the lines of the messages that
+/// led to it, which a separate printer task could not promise.
+struct Activity {
+    trace: broadcast::Receiver<TraceEntry>,
+    events: broadcast::Receiver<DeviceEvent>,
+}
+
+impl Activity {
+    fn new(emulator: &Emulator) -> Self {
+        Activity {
+            trace: emulator.subscribe_trace(),
+            events: emulator.subscribe_events(),
         }
+    }
+
+    /// Waits for the next entry or event and prints it. Cancel-safe, as
+    /// broadcast receivers are.
+    async fn print_next(&mut self) {
+        tokio::select! {
+            entry = self.trace.recv() => print_entry(entry),
+            event = self.events.recv() => print_event(event),
+        }
+    }
+
+    /// Prints what has happened so far without waiting: the platform
+    /// records a device's answer in the trace before it hands the answer to
+    /// the request, so this catches every line the request caused.
+    fn print_pending(&mut self) {
+        while let Some(entry) = ready(self.trace.try_recv()) {
+            print_entry(entry);
+        }
+        while let Some(event) = ready(self.events.try_recv()) {
+            print_event(event);
+        }
+    }
+}
+
+type Received<T> = Result<T, broadcast::error::RecvError>;
+
+/// `try_recv` as `recv` would have answered, or `None` when nothing waits.
+fn ready<T>(received: Result<T, broadcast::error::TryRecvError>) -> Option<Received<T>> {
+    use broadcast::error::{RecvError, TryRecvError};
+    match received {
+        Ok(item) => Some(Ok(item)),
+        Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+        Err(TryRecvError::Empty | TryRecvError::Closed) => None,
+    }
+}
+
+fn print_entry(entry: Received<TraceEntry>) {
+    match entry {
+        Ok(entry) => println!("{entry}"),
+        Err(broadcast::error::RecvError::Lagged(n)) => println!("… {n} messages not shown"),
+        // The emulator outlives the prompt; nothing left to print.
+        Err(broadcast::error::RecvError::Closed) => {}
+    }
+}
+
+fn print_event(event: Received<DeviceEvent>) {
+    if let Ok(
+        event @ (DeviceEvent::Connected { .. }
+        | DeviceEvent::Disconnected { .. }
+        | DeviceEvent::Refused { .. }),
+    ) = event
+    {
+        println!("{event}");
     }
 }
 
@@ -201,10 +280,12 @@ fn stdin_lines() -> mpsc::UnboundedReceiver<String> {
     rx
 }
 
-/// Runs commands until `quit`, end of input or Ctrl-C.
+/// Runs commands until `quit`, end of input or Ctrl-C, printing the
+/// activity between and during them.
 async fn prompt(
     emulator: &Emulator,
     mut lines: mpsc::UnboundedReceiver<String>,
+    mut activity: Activity,
     timeout: Duration,
 ) {
     let mut interrupted = pin!(tokio::signal::ctrl_c());
@@ -212,6 +293,7 @@ async fn prompt(
         let line = tokio::select! {
             _ = &mut interrupted => return,
             line = lines.recv() => line,
+            () = activity.print_next() => continue,
         };
         let Some(line) = line else { return };
         let request = match Request::parse(&line) {
@@ -219,16 +301,23 @@ async fn prompt(
             Ok(Some(request)) => request,
             Ok(None) => continue,
             Err(error) => {
+                activity.print_pending();
                 println!("error: {error}");
                 continue;
             }
         };
-        tokio::select! {
-            _ = &mut interrupted => return,
-            answer = request.execute(emulator, timeout) => match answer {
-                Ok(answer) => println!("{answer}"),
-                Err(error) => println!("error: {error}"),
-            },
+        let mut answer = pin!(request.execute(emulator, timeout));
+        let answer = loop {
+            tokio::select! {
+                _ = &mut interrupted => return,
+                answer = &mut answer => break answer,
+                () = activity.print_next() => {}
+            }
+        };
+        activity.print_pending();
+        match answer {
+            Ok(answer) => println!("{answer}"),
+            Err(error) => println!("error: {error}"),
         }
     }
 }
@@ -355,7 +444,7 @@ impl Request {
 
     /// Does it and says what came of it.
     async fn execute(self, emulator: &Emulator, timeout: Duration) -> Result<String, String> {
-        let fail = |e: iot_sdk_emulator::EmulatorError| e.to_string();
+        let fail = |e: EmulatorError| e.to_string();
         match self {
             Request::Command {
                 device,
@@ -417,6 +506,10 @@ impl Request {
                 Ok("desired values set".to_owned())
             }
             Request::Shadow { device } => {
+                // An unknown device's shadow reads as empty, like a new one's.
+                if !emulator.is_registered(&device) {
+                    return Err(fail(EmulatorError::UnknownDevice(device)));
+                }
                 Ok(format!("shadow: {}", to_json(&emulator.shadow(&device))))
             }
             Request::Devices => Ok(emulator
