@@ -13,7 +13,7 @@ pub enum Error {
     #[error("bad configuration: {0}")]
     Config(String),
     /// The platform refused the credentials (CONNACK 4). The SDK does not retry.
-    #[error("authentication refused by the platform: {0}")]
+    #[error("authentication refused: {0}")]
     Authentication(String),
     /// TLS could not be set up or the server could not be verified.
     #[error("TLS error: {0}")]

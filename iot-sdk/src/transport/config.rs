@@ -88,6 +88,16 @@ impl TransportConfig {
     /// The URI paho connects to: `tcp://host:port` or `ssl://host:port`.
     pub(crate) fn uri(&self) -> String {
         let scheme = if self.tls.is_some() { "ssl" } else { "tcp" };
+        self.uri_with(scheme)
+    }
+
+    /// The server as users write it: `mqtt://host:port` or `mqtts://host:port`.
+    pub(crate) fn display_uri(&self) -> String {
+        let scheme = if self.tls.is_some() { "mqtts" } else { "mqtt" };
+        self.uri_with(scheme)
+    }
+
+    fn uri_with(&self, scheme: &str) -> String {
         let needs_brackets = self.host.contains(':') && !self.host.starts_with('[');
         if needs_brackets {
             format!("{scheme}://[{}]:{}", self.host, self.port)

@@ -26,6 +26,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::protocol::auth::Credentials;
+use tls::Diagnosis;
 
 /// Extra time given to paho's own connect timeout before the driver gives up on it.
 const CONNECT_GRACE: Duration = Duration::from_secs(5);
@@ -237,7 +238,7 @@ impl Driver {
             }
             let delay = backoff.delay(retry);
             retry = retry.saturating_add(1);
-            info!(uri = %self.uri, attempt = retry, ?delay, error = %failure, "reconnecting after a delay");
+            warn!("{failure}; retry {retry} in {}", seconds(delay));
             self.state.send_replace(ConnectionState::Reconnecting {
                 attempt: retry,
                 last_error: failure,
@@ -277,7 +278,11 @@ impl Driver {
             Ok(created) => created,
             Err(error) => return Attempt::Fatal(stop_reason(error)),
         };
-        debug!(uri = %self.uri, client_id = %credentials.client_id, "connecting");
+        info!(
+            "connecting to {} as {}…",
+            self.config.display_uri(),
+            credentials.username
+        );
         let limit = self.config.connect_timeout + CONNECT_GRACE;
         let outcome = match self
             .offline(Link::Connecting, timeout(limit, client.connect(options)))
@@ -292,11 +297,11 @@ impl Driver {
                 Some(Ok(())) => return Attempt::Up(client),
             },
         };
-        if let Attempt::Failed(failure) = &outcome {
-            debug!(uri = %self.uri, error = %failure, "connection attempt failed");
-        }
         dispose(client);
-        outcome
+        match outcome {
+            Attempt::Failed(why) => Attempt::Failed(format!("connection failed ({why})")),
+            other => other,
+        }
     }
 
     /// A new paho client for `credentials`, with callbacks set, and its connect options.
@@ -356,19 +361,18 @@ impl Driver {
     async fn classify(&mut self, error: paho::Error) -> Attempt {
         use paho::ConnectReturnCode::BadUserNameOrPassword;
         match error {
-            paho::Error::ConnectReturn(BadUserNameOrPassword) => Attempt::Fatal(
-                StopReason::AuthenticationFailed("bad user name or password (CONNACK 4)".into()),
-            ),
+            paho::Error::ConnectReturn(BadUserNameOrPassword) => {
+                Attempt::Fatal(StopReason::AuthenticationFailed(self.refusal()))
+            }
             paho::Error::ConnectReturn(code) => Attempt::Failed(format!(
                 "connection refused: {code} (CONNACK {})",
                 code as u8
             )),
-            paho::Error::TcpTlsConnectFailure | paho::Error::TcpConnectCompletionFailure
-                if self.config.tls.is_some() =>
-            {
-                match self.diagnose_tls().await {
-                    Some(Some(rejection)) => Attempt::Fatal(StopReason::Tls(rejection)),
-                    Some(None) => Attempt::Failed(error.to_string()),
+            paho::Error::TcpTlsConnectFailure | paho::Error::TcpConnectCompletionFailure => {
+                match self.diagnose().await {
+                    Some(Diagnosis::Rejected(why)) => Attempt::Fatal(StopReason::Tls(why)),
+                    Some(Diagnosis::Unreachable(why)) => Attempt::Failed(why),
+                    Some(Diagnosis::Unknown) => Attempt::Failed(error.to_string()),
                     None => Attempt::Closed,
                 }
             }
@@ -376,18 +380,29 @@ impl Driver {
         }
     }
 
-    /// Replays the handshake to learn whether a failure is TLS's (`Some(Some(why))`).
-    async fn diagnose_tls(&mut self) -> Option<Option<String>> {
+    /// What CONNACK 4 means for these credentials.
+    fn refusal(&self) -> String {
+        let with_certificate = self
+            .config
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.client_cert.is_some());
+        if with_certificate {
+            "device id or certificate not accepted (CONNACK 4)".into()
+        } else {
+            "wrong device id or secret (CONNACK 4)".into()
+        }
+    }
+
+    /// Replays a failed connect on a bare socket to learn why paho gave up:
+    /// the server is unreachable, or refused TLS. `None` when closed meanwhile.
+    async fn diagnose(&mut self) -> Option<Diagnosis> {
         let (host, port) = (self.config.host.clone(), self.config.port);
-        let (tls, limit) = (self.config.tls.clone()?, self.config.connect_timeout);
+        let (tls, limit) = (self.config.tls.clone(), self.config.connect_timeout);
         let diagnosis =
-            tokio::task::spawn_blocking(move || tls::diagnose(&host, port, &tls, limit));
-        Some(
-            self.offline(Link::Connecting, diagnosis)
-                .await?
-                .ok()
-                .flatten(),
-        )
+            tokio::task::spawn_blocking(move || tls::diagnose(&host, port, tls.as_ref(), limit));
+        let diagnosis = self.offline(Link::Connecting, diagnosis).await?;
+        Some(diagnosis.unwrap_or(Diagnosis::Unknown))
     }
 
     /// Subscribes every remembered filter; `None` when closed meanwhile.
@@ -439,7 +454,12 @@ impl Driver {
     /// Serves a connection until it is lost or the transport closes.
     async fn serve(&mut self, client: &paho::AsyncClient) -> Served {
         let generation = self.generation;
-        info!(uri = %self.uri, reconnect = self.connected_before, "connected");
+        let up = if self.connected_before {
+            "reconnected"
+        } else {
+            "connected"
+        };
+        info!("{up}");
         self.state.send_replace(ConnectionState::Connected);
         let _ = self.inbound.send(Inbound::Connected {
             reconnect: self.connected_before,
@@ -543,7 +563,6 @@ impl Driver {
     fn connection_lost(&mut self) {
         let at = SystemTime::now();
         self.shared.outbox().retry_all();
-        warn!(uri = %self.uri, "connection lost");
         self.lost_at = Some(at);
         let _ = self.inbound.send(Inbound::Disconnected {
             at,
@@ -639,8 +658,9 @@ impl Driver {
             .for_each(|message| message.fail(Error::Stopped));
         self.shared.space.notify_waiters();
         match &reason {
-            StopReason::Closed => info!(uri = %self.uri, unsent = left, "transport closed"),
-            other => warn!(uri = %self.uri, reason = ?other, "transport stopped"),
+            StopReason::Closed => info!(unsent = left, "closed"),
+            // The reason reaches the caller as an error: a debug line is enough here.
+            other => debug!("stopped: {}", other.to_error()),
         }
         self.state.send_replace(ConnectionState::Stopped { reason });
         if let Some(closing) = self.closing.take() {
@@ -701,6 +721,16 @@ fn dispose(client: paho::AsyncClient) {
     });
 }
 
+/// `4 s`, `1.5 s`: a delay as a person reads it.
+fn seconds(delay: Duration) -> String {
+    let tenths = delay.as_millis().div_ceil(100);
+    if tenths % 10 == 0 {
+        format!("{} s", tenths / 10)
+    } else {
+        format!("{}.{} s", tenths / 10, tenths % 10)
+    }
+}
+
 async fn sleep_until_some(at: Option<Instant>) {
     match at {
         Some(at) => sleep_until(at).await,
@@ -714,5 +744,19 @@ fn stop_reason(error: Error) -> StopReason {
         Error::Authentication(why) => StopReason::AuthenticationFailed(why),
         Error::Config(why) => StopReason::Config(why),
         other => StopReason::Config(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_read_in_whole_or_tenth_seconds() {
+        assert_eq!(seconds(Duration::from_millis(1_000)), "1 s");
+        assert_eq!(seconds(Duration::from_millis(1_850)), "1.9 s");
+        assert_eq!(seconds(Duration::from_millis(1_999)), "2 s");
+        assert_eq!(seconds(Duration::from_millis(30_000)), "30 s");
+        assert_eq!(seconds(Duration::ZERO), "0 s");
     }
 }

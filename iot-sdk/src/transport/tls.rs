@@ -56,43 +56,82 @@ pub(crate) fn ssl_options(tls: &TlsConfig) -> Result<paho::SslOptions> {
     Ok(builder.finalize())
 }
 
-/// Why a TLS handshake with `host:port` is refused, or `None` when it is not a TLS
-/// problem (the server is unreachable, the connection broke, or the handshake works).
+/// Why a connection attempt failed, as a bare socket sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Diagnosis {
+    /// The server cannot be reached; retrying may help.
+    Unreachable(String),
+    /// The TLS handshake is refused or the server is not trusted; retrying cannot help.
+    Rejected(String),
+    /// The socket and the handshake work: the cause lies elsewhere.
+    Unknown,
+}
+
+/// Replays a failed connect to `host:port`: a TCP connection, then with `tls` the
+/// handshake with the same settings.
 ///
 /// Blocking: run it on a blocking thread.
 pub(crate) fn diagnose(
     host: &str,
     port: u16,
-    tls: &TlsConfig,
+    tls: Option<&TlsConfig>,
     timeout: Duration,
-) -> Option<String> {
+) -> Diagnosis {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let connector = connector(tls).ok()?;
-    let stream = connect_tcp(host, port, timeout)?;
-    let handshake = connector
-        .configure()
-        .ok()?
+    let stream = match connect_tcp(host, port, timeout) {
+        Ok(stream) => stream,
+        Err(why) => return Diagnosis::Unreachable(why),
+    };
+    let Some(tls) = tls else {
+        return Diagnosis::Unknown;
+    };
+    let Some(configured) = connector(tls)
+        .ok()
+        .and_then(|connector| connector.configure().ok())
+    else {
+        return Diagnosis::Unknown;
+    };
+    let handshake = configured
         .verify_hostname(tls.verify_host_name)
         .connect(host, stream);
     match handshake {
-        Ok(_) | Err(HandshakeError::WouldBlock(_)) => None,
-        Err(HandshakeError::SetupFailure(e)) => Some(format!("TLS setup failed: {}", reasons(&e))),
-        Err(HandshakeError::Failure(mid)) => rejection(&mid),
+        Ok(_) | Err(HandshakeError::WouldBlock(_)) => Diagnosis::Unknown,
+        Err(HandshakeError::SetupFailure(e)) => {
+            Diagnosis::Rejected(format!("TLS setup failed: {}", reasons(&e)))
+        }
+        Err(HandshakeError::Failure(mid)) => rejection(&mid, host),
     }
 }
 
 /// A handshake failure that retrying cannot cure: verification or a TLS-level refusal.
-fn rejection(mid: &MidHandshakeSslStream<TcpStream>) -> Option<String> {
+fn rejection(mid: &MidHandshakeSslStream<TcpStream>, host: &str) -> Diagnosis {
     let verify = mid.ssl().verify_result();
     if verify != X509VerifyResult::OK {
-        return Some(format!(
-            "server certificate rejected: {}",
-            verify.error_string()
-        ));
+        let problem = certificate_problem(verify.as_raw(), verify.error_string(), host);
+        return Diagnosis::Rejected(problem);
     }
     // An I/O error (reset, EOF) may be transient; an SSL error is the peer's answer.
-    let ssl = mid.error().ssl_error()?;
-    Some(format!("TLS handshake refused: {}", reasons(ssl)))
+    match mid.error().ssl_error() {
+        Some(ssl) => Diagnosis::Rejected(format!("TLS handshake refused: {}", reasons(ssl))),
+        None => Diagnosis::Unknown,
+    }
+}
+
+/// The server certificate's problem, OpenSSL's verify `code` and its
+/// `detail`, in words that point at the fix.
+fn certificate_problem(code: i32, detail: &str, host: &str) -> String {
+    // OpenSSL's X509_V_ERR_* codes (x509_vfy.h).
+    const UNTRUSTED: [i32; 5] = [2, 18, 19, 20, 21];
+    const EXPIRED: i32 = 10;
+    const HOST_MISMATCH: [i32; 2] = [62, 64];
+    match code {
+        code if UNTRUSTED.contains(&code) => format!("server certificate not trusted ({detail})"),
+        EXPIRED => format!("server certificate expired ({detail})"),
+        code if HOST_MISMATCH.contains(&code) => {
+            format!("server certificate is not for {host} ({detail})")
+        }
+        _ => format!("server certificate rejected ({detail})"),
+    }
 }
 
 /// An OpenSSL client configured like paho: the CA file alone, or the system roots.
@@ -119,14 +158,37 @@ fn connector(tls: &TlsConfig) -> Result<SslConnector> {
     Ok(builder.build())
 }
 
-fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Option<TcpStream> {
-    let stream = (host, port)
+/// A TCP connection to the first address of `host` that answers, or why none did.
+fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {
+    let unreachable = |why: String| format!("cannot reach {host}:{port}: {why}");
+    let addresses = (host, port)
         .to_socket_addrs()
-        .ok()?
-        .find_map(|addr| TcpStream::connect_timeout(&addr, timeout).ok())?;
-    stream.set_read_timeout(Some(timeout)).ok()?;
-    stream.set_write_timeout(Some(timeout)).ok()?;
-    Some(stream)
+        .map_err(|e| unreachable(format!("host name not resolved ({e})")))?;
+    let mut last = String::from("no address");
+    for address in addresses {
+        match TcpStream::connect_timeout(&address, timeout) {
+            Ok(stream) => {
+                stream
+                    .set_read_timeout(Some(timeout))
+                    .map_err(|e| e.to_string())?;
+                stream
+                    .set_write_timeout(Some(timeout))
+                    .map_err(|e| e.to_string())?;
+                return Ok(stream);
+            }
+            Err(e) => last = io_reason(&e),
+        }
+    }
+    Err(unreachable(last))
+}
+
+/// `Connection refused`: an I/O error's text without the OS error number.
+fn io_reason(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.split_once(" (os error") {
+        Some((reason, _)) => reason.to_owned(),
+        None => text,
+    }
 }
 
 /// The certificates of a PEM file; at least one.
@@ -194,5 +256,51 @@ fn reasons(stack: &ErrorStack) -> String {
         stack.to_string()
     } else {
         reasons.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_port_is_unreachable_and_says_why() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+        let port = listener.local_addr().expect("an address").port();
+        drop(listener);
+        let diagnosis = diagnose("127.0.0.1", port, None, Duration::from_secs(2));
+        assert_eq!(
+            diagnosis,
+            Diagnosis::Unreachable(format!("cannot reach 127.0.0.1:{port}: Connection refused"))
+        );
+    }
+
+    #[test]
+    fn an_unknown_host_is_unreachable_for_its_name() {
+        let diagnosis = diagnose("no-such-host.invalid", 8883, None, Duration::from_secs(2));
+        assert!(
+            matches!(&diagnosis, Diagnosis::Unreachable(why)
+                if why.starts_with("cannot reach no-such-host.invalid:8883: host name not resolved")),
+            "{diagnosis:?}"
+        );
+    }
+
+    #[test]
+    fn a_listening_plain_server_is_no_diagnosis() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+        let port = listener.local_addr().expect("an address").port();
+        let diagnosis = diagnose("127.0.0.1", port, None, Duration::from_secs(2));
+        assert_eq!(diagnosis, Diagnosis::Unknown);
+    }
+
+    #[test]
+    fn certificate_problems_point_at_the_fix() {
+        let problem = |code| certificate_problem(code, "detail", "example.com");
+        assert_eq!(problem(20), "server certificate not trusted (detail)");
+        assert!(problem(19).starts_with("server certificate not trusted ("));
+        assert!(problem(10).starts_with("server certificate expired ("));
+        assert!(problem(62).starts_with("server certificate is not for example.com ("));
+        assert!(problem(64).starts_with("server certificate is not for example.com ("));
+        assert!(problem(7).starts_with("server certificate rejected ("));
     }
 }

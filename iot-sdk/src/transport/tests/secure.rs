@@ -69,7 +69,7 @@ async fn an_untrusted_server_is_refused_for_good() {
     let (transport, outcome) = connect(tls_config(broker.port(), &pki, "other-ca.pem")).await;
 
     assert!(
-        matches!(&outcome, Err(Error::Tls(why)) if why.contains("certificate")),
+        matches!(&outcome, Err(Error::Tls(why)) if why.starts_with("server certificate not trusted (")),
         "{outcome:?}"
     );
     assert!(matches!(
@@ -87,7 +87,8 @@ async fn a_wrong_host_name_is_refused_unless_explicitly_allowed() {
     let mut config = tls_config(broker.port(), &pki, "ca.pem");
     let (_, outcome) = connect(config.clone()).await;
     assert!(
-        matches!(&outcome, Err(Error::Tls(why)) if why.contains("mismatch")),
+        matches!(&outcome, Err(Error::Tls(why))
+            if why.starts_with("server certificate is not for ") && why.contains("mismatch")),
         "{outcome:?}"
     );
 
