@@ -2,11 +2,13 @@
 //!
 //! End-to-end tests start a real [`Mosquitto`] broker, generate real
 //! certificates with [`Pki`] and play the IoTDA platform with a [`Platform`]
-//! client, so the device SDK talks to real sockets and real TLS.
+//! client, so the device SDK talks to real sockets and real TLS; an
+//! [`ObjectStore`] is the platform's OBS over real HTTP.
 
 pub mod bench;
 mod error;
 mod mosquitto;
+mod object_store;
 mod pki;
 mod platform;
 pub mod topics;
@@ -16,6 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use error::{Error, Result};
 pub use mosquitto::{Mosquitto, MosquittoConfig, TlsListener};
+pub use object_store::ObjectStore;
 pub use pki::{ClientCert, Pki};
 pub use platform::{DEFAULT_TIMEOUT, Platform, RequestKind, Uplink};
 
