@@ -1,15 +1,21 @@
-//! Answers platform commands (the seed's command_sample).
+//! Answers platform commands (the Python SDK's `command_sample.py`).
 //!
 //! `cargo run --example command_sample` plays it against a local platform;
 //! with `IOTDA_SERVER`, `IOTDA_DEVICE_ID` and `IOTDA_SECRET` set it waits for
-//! commands from the real one.
+//! commands from the real one and answers each until Ctrl-C.
+
+use std::process::ExitCode;
 
 use iot_sdk::CommandResponse;
-use iot_sdk_examples::{ANSWER_TIMEOUT, session, step};
+use iot_sdk_examples::{ANSWER_TIMEOUT, DemoResult, exit, session, step};
 use serde_json::json;
 
 #[tokio::main]
-async fn main() -> iot_sdk::Result<()> {
+async fn main() -> ExitCode {
+    exit(demo().await)
+}
+
+async fn demo() -> DemoResult {
     let session = session("demo_command", |b| b).await;
     session.device.on_command(|command| async move {
         println!(
@@ -18,8 +24,12 @@ async fn main() -> iot_sdk::Result<()> {
         );
         Ok(CommandResponse::success_with(json!({ "result": "done" })))
     });
+    let device_side = |_| async {
+        println!("device: waiting for commands");
+        Ok(())
+    };
     session
-        .run(|app, device| async move {
+        .run(device_side, |app, device| async move {
             step("the platform sends a command; the device answers");
             let paras = json!({ "duration": 20 });
             let answer = app

@@ -3,20 +3,28 @@
 //!
 //! `cargo run --example device_log_sample` plays it against a local
 //! platform; with `IOTDA_SERVER`, `IOTDA_DEVICE_ID` and `IOTDA_SECRET` set it
-//! forwards warnings to the real one and keeps running.
+//! forwards its warnings to the real one until Ctrl-C.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use iot_sdk::IotDevice;
 use iot_sdk::protocol::payload::EventEnvelope;
 use iot_sdk::protocol::services::log::{LogConfig, LogSwitch};
-use iot_sdk_emulator::{App, DeviceEvent};
-use iot_sdk_examples::{ANSWER_TIMEOUT, session, step};
-use tracing_subscriber::prelude::*;
+use iot_sdk_emulator::{App, TraceEntry};
+use iot_sdk_examples::{
+    ANSWER_TIMEOUT, DemoResult, add_log_layer, every, exit, session, step, wait_for_uplinks,
+};
 
-// One thread: the layer below is this thread's subscriber.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> iot_sdk::Result<()> {
+/// How often the device warns about its (simulated) temperature.
+const PERIOD: Duration = Duration::from_secs(10);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    exit(demo().await)
+}
+
+async fn demo() -> DemoResult {
     let session = session("demo_log", |b| b).await;
     // Installed before connecting: records wait for the connection.
     let layer = session
@@ -24,16 +32,14 @@ async fn main() -> iot_sdk::Result<()> {
         .log_layer()?
         .level(tracing::Level::WARN)
         .target("device_log_sample");
-    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    add_log_layer(layer)?;
     tracing::warn!(reason = "startup", "device booted");
     session
-        .run(|app, device| async move {
-            let mut events = app.subscribe_events();
-            step("a warning is forwarded; info records are not");
-            tracing::info!("routine reading, stays local");
-            tracing::warn!(temperature = 81, "overheating");
-            let seen = forwarded(&mut events, "overheating").await?;
-            println!("platform: got log {seen:?}");
+        .run(live, |app, device| async move {
+            let id = device.device_id();
+            step("warnings are forwarded; info records are not");
+            let seen = wait_for_uplinks(&app, id, 1, log_containing("overheating")).await?;
+            println!("platform: got log {}", content(&seen));
 
             step("the platform turns device logs off");
             switch(&app, &device, LogSwitch::Off).await?;
@@ -42,19 +48,27 @@ async fn main() -> iot_sdk::Result<()> {
             step("the platform turns them on again");
             switch(&app, &device, LogSwitch::On).await?;
             tracing::error!(code = 7, "sensor lost");
-            let seen = forwarded(&mut events, "sensor lost").await?;
-            println!("platform: got log {seen:?}");
+            let seen = wait_for_uplinks(&app, id, 1, log_containing("sensor lost")).await?;
+            println!("platform: got log {}", content(&seen));
             Ok(())
         })
         .await
 }
 
+/// The device side: a routine reading stays local, a warning every 10 s
+/// goes to the platform.
+async fn live(_device: IotDevice) -> DemoResult {
+    every(PERIOD, |round| async move {
+        tracing::info!(round, "routine reading, stays local");
+        tracing::warn!(temperature = 81, round, "overheating");
+        println!("device: logged a warning about overheating");
+        Ok(())
+    })
+    .await
+}
+
 /// Sends `log_config` and waits until the device applied it.
-async fn switch(
-    app: &App,
-    device: &IotDevice,
-    switch: LogSwitch,
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn switch(app: &App, device: &IotDevice, switch: LogSwitch) -> DemoResult {
     let config = LogConfig {
         switch: Some(switch),
         end_time: None,
@@ -74,22 +88,22 @@ async fn switch(
     Ok(())
 }
 
-/// The content of the first forwarded log containing `text`.
-async fn forwarded(
-    events: &mut tokio::sync::broadcast::Receiver<DeviceEvent>,
-    text: &str,
-) -> Result<String, Box<dyn std::error::Error>> {
-    let content = tokio::time::timeout(ANSWER_TIMEOUT, async {
-        loop {
-            if let Ok(DeviceEvent::Event { event, .. }) = events.recv().await
-                && event.service_id == "$log"
-                && let Some(content) = event.paras["content"].as_str()
-                && content.contains(text)
-            {
-                return content.to_owned();
-            }
-        }
-    })
-    .await?;
-    Ok(content)
+/// Whether a trace entry is a `$log` report whose content holds `text`.
+fn log_containing(text: &'static str) -> impl Fn(&TraceEntry) -> bool {
+    move |entry| {
+        entry.json().is_some_and(|event| {
+            event["services"][0]["service_id"] == "$log"
+                && event["services"][0]["paras"]["content"]
+                    .as_str()
+                    .is_some_and(|content| content.contains(text))
+        })
+    }
+}
+
+fn content(entry: &TraceEntry) -> String {
+    let event = entry.json().unwrap_or_default();
+    event["services"][0]["paras"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -2,12 +2,21 @@
 //! `iot-sdk-codegen` on `models/smokeDetector` (the offline package), and
 //! this file writes only what the model cannot know — the command body.
 //!
+//! The device reports every 5 s, reports a temperature change at once and
+//! answers `ringAlarm` and property writes (the Python SDK's
+//! `smoke_detector.py`, from generated code).
 //! `cargo run --example generated_smoke_detector` plays a short session
 //! against a local platform; with `IOTDA_SERVER`, `IOTDA_DEVICE_ID` and
-//! `IOTDA_SECRET` set it connects to the real one and runs until Ctrl-C.
+//! `IOTDA_SECRET` set it does the same on the real one until Ctrl-C.
+
+use std::process::ExitCode;
+use std::time::Duration;
 
 use iot_sdk::prelude::*;
-use iot_sdk_examples::{ANSWER_TIMEOUT, object, session, step};
+use iot_sdk_examples::{
+    ANSWER_TIMEOUT, DemoResult, every, exit, object, reports_temperature, session, step,
+    wait_for_uplinks,
+};
 use serde_json::json;
 
 /// The generated code: the `SmokeDetector` struct with its properties, the
@@ -30,7 +39,11 @@ impl SmokeDetectorCommands for SmokeDetector {
 }
 
 #[tokio::main]
-async fn main() -> iot_sdk::Result<()> {
+async fn main() -> ExitCode {
+    exit(demo().await)
+}
+
+async fn demo() -> DemoResult {
     let session = session("generatedSmokeDetector_demo", |b| b).await;
     let initial = SmokeDetector {
         temperature: 21.0,
@@ -38,40 +51,58 @@ async fn main() -> iot_sdk::Result<()> {
         ..SmokeDetector::default()
     };
     let detector = session.device.add_service(initial)?;
-
+    let reporter = detector.clone();
     session
-        .run(|app, device| async move {
-            let id = device.device_id();
+        .run(
+            |_| live(reporter),
+            |app, device| async move {
+                let id = device.device_id();
+                step("the device reports every 5 s, and at once when the room warms up");
+                wait_for_uplinks(&app, id, 1, reports_temperature(21.5)).await?;
 
-            step("the device reports its properties, then only what changed");
-            detector.report().await?;
-            detector.update(|d| d.temperature = 22.5).await?;
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-
-            step("the platform sends ringAlarm");
-            let paras = json!({ "duration": 20 });
-            let answer = app
-                .send_command(id, "smokeDetector", "ringAlarm", paras, ANSWER_TIMEOUT)
-                .await?;
-            println!(
-                "platform: ringAlarm answered {}",
-                serde_json::to_string(&answer)?
-            );
-
-            step("the platform writes alarm = 0, then the out-of-range alarm = 5");
-            for alarm in [0, 5] {
-                let write =
-                    ServiceProperties::new("smokeDetector", object(json!({ "alarm": alarm })));
-                let result = app.set_properties(id, vec![write], ANSWER_TIMEOUT).await?;
+                step("the platform sends ringAlarm");
+                let paras = json!({ "duration": 20 });
+                let answer = app
+                    .send_command(id, "smokeDetector", "ringAlarm", paras, ANSWER_TIMEOUT)
+                    .await?;
                 println!(
-                    "platform: write alarm = {alarm}: {}",
-                    serde_json::to_string(&result)?
+                    "platform: ringAlarm answered {}",
+                    serde_json::to_string(&answer)?
                 );
-            }
 
-            step("the generated service exports the model it was generated from");
-            println!("{}", serde_json::to_string_pretty(&detector.capability())?);
-            Ok(())
-        })
+                step("the platform writes alarm = 0, then the out-of-range alarm = 5");
+                for alarm in [0, 5] {
+                    let write =
+                        ServiceProperties::new("smokeDetector", object(json!({ "alarm": alarm })));
+                    let result = app.set_properties(id, vec![write], ANSWER_TIMEOUT).await?;
+                    println!(
+                        "platform: write alarm = {alarm}: {}",
+                        serde_json::to_string(&result)?
+                    );
+                }
+
+                step("the generated service exports the model it was generated from");
+                println!("{}", serde_json::to_string_pretty(&detector.capability())?);
+                Ok(())
+            },
+        )
         .await
+}
+
+/// What the detector does by itself, on any platform: report every 5 s and
+/// report a temperature change at once.
+async fn live(detector: Service<SmokeDetector>) -> DemoResult {
+    detector.auto_report(Duration::from_secs(5))?;
+    println!("device: reporting every 5 s");
+    every(Duration::from_secs(30), |_| async {
+        let temperature = detector
+            .update(|d| {
+                d.temperature += 0.5;
+                d.temperature
+            })
+            .await?;
+        println!("device: the room warmed to {temperature} °C");
+        Ok(())
+    })
+    .await
 }

@@ -5,22 +5,28 @@
 //! progress. `cargo run --example ota_sample` plays a session against a
 //! local platform: a version query, an upgrade that succeeds, and a
 //! corrupted package that is refused with code 7. With `IOTDA_SERVER`,
-//! `IOTDA_DEVICE_ID` and `IOTDA_SECRET` set it waits for upgrades from the
-//! real platform.
+//! `IOTDA_DEVICE_ID` and `IOTDA_SECRET` set it answers the real platform's
+//! version queries and takes its upgrades until Ctrl-C (the Python SDK's
+//! `ota_sample.py`).
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use iot_sdk::ota::{Ota, OtaProgress, Package, PackageKind};
 use iot_sdk::protocol::services::ota::{UPGRADE_PROGRESS_REPORT, UpgradeProgressReport};
 use iot_sdk_emulator::DeviceEvent;
-use iot_sdk_examples::{ANSWER_TIMEOUT, session, step};
+use iot_sdk_examples::{ANSWER_TIMEOUT, DemoResult, exit, session, step};
 use tokio::sync::broadcast;
 
 /// How long the platform side waits for an upgrade to end.
 const UPGRADE_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[tokio::main]
-async fn main() -> iot_sdk::Result<()> {
+async fn main() -> ExitCode {
+    exit(demo().await)
+}
+
+async fn demo() -> DemoResult {
     let session = session("demo_ota", |b| b).await;
     let install = |package: Package| async move {
         // A real device would flash the file or unpack it here.
@@ -43,8 +49,12 @@ async fn main() -> iot_sdk::Result<()> {
         other => println!("device: {other:?}"),
     });
     session.device.enable_ota(ota)?;
+    let device_side = |_| async {
+        println!("device: running firmware v1.0, software v1.0; ready for upgrades");
+        Ok(())
+    };
     session
-        .run(|app, device| async move {
+        .run(device_side, |app, device| async move {
             let device_id = device.device_id().to_string();
             step("the platform asks for the versions");
             let versions = app.query_version(&device_id, ANSWER_TIMEOUT).await?;
@@ -79,7 +89,7 @@ async fn main() -> iot_sdk::Result<()> {
 async fn final_report(
     events: &mut broadcast::Receiver<DeviceEvent>,
     device_id: &str,
-) -> Result<UpgradeProgressReport, Box<dyn std::error::Error>> {
+) -> Result<UpgradeProgressReport, Box<dyn std::error::Error + Send + Sync>> {
     let wait = async {
         loop {
             let event = match events.recv().await {
@@ -100,6 +110,6 @@ async fn final_report(
     tokio::time::timeout(UPGRADE_TIMEOUT, wait).await?
 }
 
-fn check(ok: bool, what: &str) -> Result<(), Box<dyn std::error::Error>> {
+fn check(ok: bool, what: &str) -> DemoResult {
     if ok { Ok(()) } else { Err(what.into()) }
 }

@@ -2,14 +2,22 @@
 //! profile-oriented service: the struct is the service, its fields the
 //! properties, its `#[command]` methods the commands.
 //!
-//! `cargo run --example smoke_detector` plays a short session against a local
-//! platform; with `IOTDA_SERVER`, `IOTDA_DEVICE_ID` and `IOTDA_SECRET` set it
-//! connects to the real one and reports every 5 s until Ctrl-C.
+//! The device reports every 5 s, reads its shadow, reports a temperature
+//! change at once, and answers `ringAlarm`, property writes and reads (the
+//! Python SDK's `smoke_detector.py`). `cargo run --example smoke_detector`
+//! plays a short session against a local platform; with `IOTDA_SERVER`,
+//! `IOTDA_DEVICE_ID` and `IOTDA_SECRET` set it does the same on the real one
+//! until Ctrl-C.
 
 use std::time::Duration;
 
+use std::process::ExitCode;
+
 use iot_sdk::prelude::*;
-use iot_sdk_examples::{ANSWER_TIMEOUT, object, session, step};
+use iot_sdk_examples::{
+    ANSWER_TIMEOUT, DemoResult, every, exit, object, reports_temperature, session, step,
+    wait_for_uplinks,
+};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -79,66 +87,95 @@ impl SmokeDetector {
 }
 
 #[tokio::main]
-async fn main() -> iot_sdk::Result<()> {
+async fn main() -> ExitCode {
+    exit(demo().await)
+}
+
+async fn demo() -> DemoResult {
     let session = session("smokeDetector_demo", |b| b).await;
     let detector = session.device.add_service(SmokeDetector::new())?;
-
+    let reporter = detector.clone();
     session
-        .run(|app, device| async move {
-            detector.auto_report(Duration::from_secs(5))?;
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let id = device.device_id();
+        .run(
+            |device| live(device, reporter),
+            |app, device| async move {
+                let id = device.device_id();
+                step("the device reports every 5 s, and at once when the room warms up");
+                wait_for_uplinks(&app, id, 1, reports_temperature(21.5)).await?;
 
-            step("the room warms up: the device reports only what changed");
-            detector.update(|d| d.temperature = 22.5).await?;
-            tokio::time::sleep(Duration::from_millis(200)).await;
+                step("the platform sends the ringAlarm command, then one the device lacks");
+                for command in ["ringAlarm", "selfTest"] {
+                    let paras = json!({ "duration": 20 });
+                    let answer = app
+                        .send_command(id, "smokeDetector", command, paras, ANSWER_TIMEOUT)
+                        .await?;
+                    println!(
+                        "platform: {command} answered {}",
+                        serde_json::to_string(&answer)?
+                    );
+                }
 
-            step("the platform sends the ringAlarm command, then one the device lacks");
-            for command in ["ringAlarm", "selfTest"] {
-                let paras = json!({ "duration": 20 });
-                let answer = app
-                    .send_command(id, "smokeDetector", command, paras, ANSWER_TIMEOUT)
+                step("the platform writes alarm = 0, then the out-of-range alarm = 5");
+                for alarm in [0, 5] {
+                    let write =
+                        ServiceProperties::new("smokeDetector", object(json!({ "alarm": alarm })));
+                    let result = app.set_properties(id, vec![write], ANSWER_TIMEOUT).await?;
+                    println!(
+                        "platform: write alarm = {alarm}: {}",
+                        serde_json::to_string(&result)?
+                    );
+                }
+
+                step("the platform reads the properties");
+                let read = app
+                    .get_properties(id, Some("smokeDetector"), ANSWER_TIMEOUT)
                     .await?;
-                println!(
-                    "platform: {command} answered {}",
-                    serde_json::to_string(&answer)?
-                );
-            }
+                println!("platform: read {}", serde_json::to_string(&read)?);
 
-            step("the platform writes alarm = 0, then the out-of-range alarm = 5");
-            for alarm in [0, 5] {
-                let write =
-                    ServiceProperties::new("smokeDetector", object(json!({ "alarm": alarm })));
-                let result = app.set_properties(id, vec![write], ANSWER_TIMEOUT).await?;
-                println!(
-                    "platform: write alarm = {alarm}: {}",
-                    serde_json::to_string(&result)?
-                );
-            }
-
-            step("the platform reads the properties");
-            let read = app
-                .get_properties(id, Some("smokeDetector"), ANSWER_TIMEOUT)
-                .await?;
-            println!("platform: read {}", serde_json::to_string(&read)?);
-
-            step("the device reads its shadow");
-            let shadow = device.get_shadow(Some("smokeDetector")).await?;
-            for service in &shadow.shadow {
-                let reported = service
-                    .reported
-                    .as_ref()
-                    .map(|r| Value::Object(r.properties.clone()));
-                println!(
-                    "device: shadow of {} reports {}",
-                    service.service_id,
-                    reported.unwrap_or_default()
-                );
-            }
-
-            step("the service as product-model JSON, for the console");
-            println!("{}", serde_json::to_string_pretty(&detector.capability())?);
-            Ok(())
-        })
+                step("the service as product-model JSON, for the console");
+                println!("{}", serde_json::to_string_pretty(&detector.capability())?);
+                Ok(())
+            },
+        )
         .await
+}
+
+/// What the detector does by itself, on any platform: report every 5 s,
+/// read its shadow once, and report a temperature change at once.
+async fn live(device: IotDevice, detector: Service<SmokeDetector>) -> DemoResult {
+    detector.auto_report(REPORT_PERIOD)?;
+    println!("device: reporting every {} s", REPORT_PERIOD.as_secs());
+    print_shadow(&device).await?;
+    every(WARMING_PERIOD, |_| async {
+        let temperature = detector
+            .update(|d| {
+                d.temperature += 0.5;
+                d.temperature
+            })
+            .await?;
+        println!("device: the room warmed to {temperature} °C");
+        Ok(())
+    })
+    .await
+}
+
+/// How often the detector reports all its properties.
+const REPORT_PERIOD: Duration = Duration::from_secs(5);
+/// How often the simulated room warms by half a degree.
+const WARMING_PERIOD: Duration = Duration::from_secs(30);
+
+async fn print_shadow(device: &IotDevice) -> DemoResult {
+    let shadow = device.get_shadow(Some("smokeDetector")).await?;
+    for service in &shadow.shadow {
+        let reported = service
+            .reported
+            .as_ref()
+            .map(|r| Value::Object(r.properties.clone()));
+        println!(
+            "device: the shadow of {} holds {}",
+            service.service_id,
+            reported.unwrap_or_default()
+        );
+    }
+    Ok(())
 }

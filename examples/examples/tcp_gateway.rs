@@ -15,17 +15,16 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use iot_sdk::gateway::Gateway;
 use iot_sdk_emulator::{App, DeviceEvent};
 use iot_sdk_examples::gateway::{DELETE_LINE, ScriptedChild, serve};
-use iot_sdk_examples::{ANSWER_TIMEOUT, session, step};
+use iot_sdk_examples::{ANSWER_TIMEOUT, DemoResult, exit, session, step};
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
 use tokio::net::TcpListener;
-
-type DemoResult = Result<(), Box<dyn std::error::Error>>;
 
 /// The product of the children this gateway adds.
 fn child_product() -> String {
@@ -41,7 +40,11 @@ fn child_list_file() -> PathBuf {
 }
 
 #[tokio::main]
-async fn main() -> iot_sdk::Result<()> {
+async fn main() -> ExitCode {
+    exit(demo().await)
+}
+
+async fn demo() -> DemoResult {
     let listen = std::env::args().nth(1);
     let session = session("demo_gateway", |b| b).await;
     let file = child_list_file();
@@ -49,16 +52,17 @@ async fn main() -> iot_sdk::Result<()> {
     let listener = TcpListener::bind(listen.as_deref().unwrap_or("127.0.0.1:0")).await?;
     let address = listener.local_addr()?;
     println!("gateway: listening for child devices on {address}");
-    tokio::spawn(serve(gateway.clone(), listener, child_product()));
+    let embedded = session.is_embedded();
+    let bridge = |_| async move { Ok(serve(gateway, listener, child_product()).await?) };
     let outcome = session
-        .run(|app, _device| async move {
+        .run(bridge, |app, _device| async move {
             match listen {
                 Some(_) => console(app).await,
                 None => script(app, address).await,
             }
         })
         .await;
-    if std::env::var_os("IOTDA_SERVER").is_none() {
+    if embedded {
         let _ = std::fs::remove_file(file);
     }
     outcome
@@ -123,11 +127,11 @@ async fn script(app: App, address: SocketAddr) -> DemoResult {
 
 async fn next_message(
     events: &mut tokio::sync::broadcast::Receiver<DeviceEvent>,
-) -> Result<String, Box<dyn std::error::Error>> {
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     let wait = async {
         loop {
             if let DeviceEvent::Message { payload, .. } = events.recv().await? {
-                return Ok::<_, Box<dyn std::error::Error>>(
+                return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
                     String::from_utf8_lossy(&payload).into_owned(),
                 );
             }
