@@ -168,6 +168,11 @@ impl Emulator {
             broker_config.tls = tls.as_ref().map(|tls| tls.server.clone());
         }
         let broker = Broker::start(broker_config, platform.clone()).await?;
+        // Only now that the ports are ours: a failed start leaves the CA
+        // file of an emulator already running there alone.
+        if let Some(tls) = &tls {
+            tls.write_ca_file()?;
+        }
         platform.attach(broker.handle());
         #[cfg(feature = "tls")]
         let acceptor = tls.as_ref().map(|tls| tls.server.acceptor());
@@ -278,12 +283,17 @@ impl TlsFiles {
                 (dir.path().join("ca.pem"), Some(dir))
             }
         };
-        server.write_ca_file(&ca_file)?;
         Ok(TlsFiles {
             server,
             ca_file,
             _dir: dir,
         })
+    }
+
+    /// Writes the CA certificate for clients to `ca_file`.
+    #[cfg(feature = "tls")]
+    fn write_ca_file(&self) -> io::Result<()> {
+        self.server.write_ca_file(&self.ca_file)
     }
 
     #[cfg(not(feature = "tls"))]
@@ -292,6 +302,11 @@ impl TlsFiles {
             io::ErrorKind::Unsupported,
             "TLS needs the emulator's `tls` feature",
         ))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn write_ca_file(&self) -> io::Result<()> {
+        Ok(())
     }
 }
 

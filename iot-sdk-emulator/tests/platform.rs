@@ -975,3 +975,20 @@ async fn tls_serves_mqtt_https_and_x509_devices() {
 }
 
 // --- the binary -------------------------------------------------------------
+
+#[tokio::test]
+async fn a_start_on_a_taken_port_leaves_the_running_emulators_ca_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    let config = |port| EmulatorConfig {
+        mqtt_port: port,
+        ca_file: Some(ca_file.clone()),
+        ..EmulatorConfig::default().with_tls()
+    };
+    let running = Emulator::start(config(0)).await.unwrap();
+    let trusted = std::fs::read(&ca_file).unwrap();
+
+    let second = Emulator::start(config(running.mqtt_port())).await;
+    assert!(second.is_err(), "the port is taken");
+    assert_eq!(std::fs::read(&ca_file).unwrap(), trusted);
+}
