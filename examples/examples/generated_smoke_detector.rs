@@ -10,14 +10,10 @@
 //! `IOTDA_SECRET` set it does the same on the real one until Ctrl-C.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use iot_sdk::prelude::*;
-use iot_sdk_examples::{
-    ANSWER_TIMEOUT, DemoResult, every, exit, object, reports_temperature, session, step,
-    wait_for_uplinks,
-};
-use serde_json::json;
+use iot_sdk_examples::smoke::{command_and_write, report_and_warm};
+use iot_sdk_examples::{DemoResult, exit, reports_temperature, session, step, wait_for_uplinks};
 
 /// The generated code: the `SmokeDetector` struct with its properties, the
 /// `RingAlarm` parameters and the `SmokeDetectorCommands` trait.
@@ -60,26 +56,7 @@ async fn demo() -> DemoResult {
                 step("the device reports every 5 s, and at once when the room warms up");
                 wait_for_uplinks(&app, id, 1, reports_temperature(21.5)).await?;
 
-                step("the platform sends ringAlarm");
-                let paras = json!({ "duration": 20 });
-                let answer = app
-                    .send_command(id, "smokeDetector", "ringAlarm", paras, ANSWER_TIMEOUT)
-                    .await?;
-                println!(
-                    "platform: ringAlarm answered {}",
-                    serde_json::to_string(&answer)?
-                );
-
-                step("the platform writes alarm = 0, then the out-of-range alarm = 5");
-                for alarm in [0, 5] {
-                    let write =
-                        ServiceProperties::new("smokeDetector", object(json!({ "alarm": alarm })));
-                    let result = app.set_properties(id, vec![write], ANSWER_TIMEOUT).await?;
-                    println!(
-                        "platform: write alarm = {alarm}: {}",
-                        serde_json::to_string(&result)?
-                    );
-                }
+                command_and_write(&app, id, &["ringAlarm"]).await?;
 
                 step("the generated service exports the model it was generated from");
                 println!("{}", serde_json::to_string_pretty(&detector.capability())?);
@@ -92,17 +69,5 @@ async fn demo() -> DemoResult {
 /// What the detector does by itself, on any platform: report every 5 s and
 /// report a temperature change at once.
 async fn live(detector: Service<SmokeDetector>) -> DemoResult {
-    detector.auto_report(Duration::from_secs(5))?;
-    println!("device: reporting every 5 s");
-    every(Duration::from_secs(30), |_| async {
-        let temperature = detector
-            .update(|d| {
-                d.temperature += 0.5;
-                d.temperature
-            })
-            .await?;
-        println!("device: the room warmed to {temperature} °C");
-        Ok(())
-    })
-    .await
+    report_and_warm(detector, |d| &mut d.temperature)?.await
 }

@@ -9,18 +9,16 @@
 //! `IOTDA_DEVICE_ID` and `IOTDA_SECRET` set it does the same on the real one
 //! until Ctrl-C.
 
-use std::time::Duration;
-
 use std::process::ExitCode;
 
 use iot_sdk::prelude::*;
+use iot_sdk_examples::smoke::{command_and_write, report_and_warm};
 use iot_sdk_examples::{
-    ANSWER_TIMEOUT, DemoResult, every, exit, object, reports_temperature, session, step,
-    wait_for_uplinks,
+    ANSWER_TIMEOUT, DemoResult, exit, reports_temperature, session, step, wait_for_uplinks,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// A smoke detector: an alarm and three air sensors.
 #[derive(IotService)]
@@ -103,28 +101,7 @@ async fn demo() -> DemoResult {
                 step("the device reports every 5 s, and at once when the room warms up");
                 wait_for_uplinks(&app, id, 1, reports_temperature(21.5)).await?;
 
-                step("the platform sends the ringAlarm command, then one the device lacks");
-                for command in ["ringAlarm", "selfTest"] {
-                    let paras = json!({ "duration": 20 });
-                    let answer = app
-                        .send_command(id, "smokeDetector", command, paras, ANSWER_TIMEOUT)
-                        .await?;
-                    println!(
-                        "platform: {command} answered {}",
-                        serde_json::to_string(&answer)?
-                    );
-                }
-
-                step("the platform writes alarm = 0, then the out-of-range alarm = 5");
-                for alarm in [0, 5] {
-                    let write =
-                        ServiceProperties::new("smokeDetector", object(json!({ "alarm": alarm })));
-                    let result = app.set_properties(id, vec![write], ANSWER_TIMEOUT).await?;
-                    println!(
-                        "platform: write alarm = {alarm}: {}",
-                        serde_json::to_string(&result)?
-                    );
-                }
+                command_and_write(&app, id, &["ringAlarm", "selfTest"]).await?;
 
                 step("the platform reads the properties");
                 let read = app
@@ -143,26 +120,10 @@ async fn demo() -> DemoResult {
 /// What the detector does by itself, on any platform: report every 5 s,
 /// read its shadow once, and report a temperature change at once.
 async fn live(device: IotDevice, detector: Service<SmokeDetector>) -> DemoResult {
-    detector.auto_report(REPORT_PERIOD)?;
-    println!("device: reporting every {} s", REPORT_PERIOD.as_secs());
+    let warming = report_and_warm(detector, |d| &mut d.temperature)?;
     print_shadow(&device).await?;
-    every(WARMING_PERIOD, |_| async {
-        let temperature = detector
-            .update(|d| {
-                d.temperature += 0.5;
-                d.temperature
-            })
-            .await?;
-        println!("device: the room warmed to {temperature} °C");
-        Ok(())
-    })
-    .await
+    warming.await
 }
-
-/// How often the detector reports all its properties.
-const REPORT_PERIOD: Duration = Duration::from_secs(5);
-/// How often the simulated room warms by half a degree.
-const WARMING_PERIOD: Duration = Duration::from_secs(30);
 
 async fn print_shadow(device: &IotDevice) -> DemoResult {
     let shadow = device.get_shadow(Some("smokeDetector")).await?;

@@ -17,6 +17,7 @@
 //! that crosses the wire, and exits.
 
 pub mod gateway;
+pub mod smoke;
 
 use std::error::Error as StdError;
 use std::future::Future;

@@ -8,8 +8,11 @@
     reason = "a helper of the test fails it by panicking"
 )]
 
-use std::path::PathBuf;
 use std::process::Command;
+
+mod common;
+
+use common::example_path;
 
 const EXAMPLES: &[&str] = &[
     "smoke_detector",
@@ -30,16 +33,6 @@ const EXAMPLES: &[&str] = &[
 
 /// Examples whose protocol has no downlink: the platform only listens.
 const UPLINK_ONLY: &[&str] = &["report_device_info_sample"];
-
-fn example_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary has a path");
-    // target/<profile>/deps/examples_run-… -> target/<profile>/examples/<name>
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary sits in target/<profile>/deps");
-    profile_dir.join("examples").join(name)
-}
 
 #[test]
 fn every_example_finishes_its_demo_on_the_embedded_platform() {

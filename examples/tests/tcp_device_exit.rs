@@ -13,21 +13,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(10);
+mod common;
 
-fn example_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary has a path");
-    // target/<profile>/deps/tcp_device_exit-… -> target/<profile>/examples/<name>
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary sits in target/<profile>/deps");
-    profile_dir.join("examples").join(name)
-}
+use common::example_path;
+
+const WAIT: Duration = Duration::from_secs(10);
 
 /// The first connection to `listener`, or a panic after [`WAIT`]: a device
 /// that never connects must not hang the test.
