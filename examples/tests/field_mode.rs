@@ -54,6 +54,15 @@ async fn smoke_detector_reports_every_5_s_and_answers_the_platform() {
     let mut platform = platform(&broker, &id).await;
     let example = Example::field("smoke_detector", &broker, &id, &[]);
 
+    // Answered first: a device may wait for its shadow before it reports
+    // (other uplinks stay queued meanwhile).
+    platform
+        .shadow_respond(
+            &json!({"object_device_id": id, "shadow": []}),
+            FIELD_DEADLINE,
+        )
+        .await
+        .expect("the device reads its shadow");
     let first = next_on(&mut platform, PROPERTIES_REPORT).await;
     let properties = properties_of(&first);
     for name in ["alarm", "smokeConcentration", "temperature", "humidity"] {
@@ -62,13 +71,6 @@ async fn smoke_detector_reports_every_5_s_and_answers_the_platform() {
             "{name} missing: {properties}"
         );
     }
-    platform
-        .shadow_respond(
-            &json!({"object_device_id": id, "shadow": []}),
-            FIELD_DEADLINE,
-        )
-        .await
-        .expect("the device reads its shadow");
     // The periodic report after the on-change one: a full report again.
     let full = |uplink: &Uplink| {
         uplink.topic.ends_with(PROPERTIES_REPORT)
