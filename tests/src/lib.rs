@@ -6,6 +6,7 @@
 //! [`ObjectStore`] is the platform's OBS over real HTTP.
 
 pub mod bench;
+pub mod chaos;
 mod error;
 mod mosquitto;
 mod object_store;

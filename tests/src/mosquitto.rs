@@ -74,6 +74,8 @@ impl TlsListener {
 pub struct MosquittoConfig {
     tls: Option<TlsListener>,
     users: Vec<(String, String)>,
+    persistence: bool,
+    quiet: bool,
 }
 
 impl MosquittoConfig {
@@ -94,6 +96,25 @@ impl MosquittoConfig {
         self.users.push((name.into(), password.into()));
         self
     }
+
+    /// Keeps sessions and queued QoS 1 messages across restarts
+    /// (`persistence true`), saved every second (`autosave_interval 1`) to
+    /// a directory of the broker's own. A SIGKILL loses what arrived since
+    /// the last save: that is what the chaos suite measures. Offline
+    /// clients' queues are unbounded (`max_queued_messages 0`) so that a
+    /// subscriber that is away loses nothing to the default limit of 1,000.
+    pub fn persistence(mut self) -> Self {
+        self.persistence = true;
+        self
+    }
+
+    /// Logs connections and errors only, not every packet: at thousands of
+    /// publishes per second `log_type all` writes megabytes per second and
+    /// slows the broker down. [`Mosquitto::connacks`] then sees nothing.
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
 }
 
 impl fmt::Debug for MosquittoConfig {
@@ -103,6 +124,8 @@ impl fmt::Debug for MosquittoConfig {
         f.debug_struct("MosquittoConfig")
             .field("tls", &self.tls)
             .field("users", &users)
+            .field("persistence", &self.persistence)
+            .field("quiet", &self.quiet)
             .finish()
     }
 }
@@ -153,6 +176,9 @@ impl Mosquitto {
             child: None,
         };
         broker.write_password_file()?;
+        if broker.config.persistence {
+            fs::create_dir(broker.persistence_path())?;
+        }
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS {
             let ports = free_ports(if broker.config.tls.is_some() { 2 } else { 1 })?;
@@ -225,7 +251,8 @@ impl Mosquitto {
 
     /// Stops the broker if needed and starts it again on the same ports with
     /// the same configuration. Sessions and retained messages are gone
-    /// (`persistence false`).
+    /// unless [`MosquittoConfig::persistence`] is on; then they are as the
+    /// last save left them.
     pub fn restart(&mut self) -> Result<()> {
         self.stop()?;
         self.launch().map_err(|e| match e {
@@ -271,6 +298,13 @@ impl Mosquitto {
         self.dir.path().join("mosquitto.log")
     }
 
+    /// The database directory. `user root` keeps the broker from switching
+    /// to the `mosquitto` user, so the directory we create is writable by
+    /// it; a broker started by another user runs as that user, the owner.
+    fn persistence_path(&self) -> PathBuf {
+        self.dir.path().join("db")
+    }
+
     fn password_path(&self) -> PathBuf {
         self.dir.path().join("passwords")
     }
@@ -297,11 +331,30 @@ impl Mosquitto {
             "# Generated for one test.".to_owned(),
             // As root mosquitto would otherwise switch to the `mosquitto` user.
             "user root".to_owned(),
-            "persistence false".to_owned(),
             format!("log_dest file {}", self.log_path().display()),
-            "log_type all".to_owned(),
             "connection_messages true".to_owned(),
         ];
+        if self.config.quiet {
+            lines.extend(
+                ["error", "warning", "notice", "information"].map(|t| format!("log_type {t}")),
+            );
+        } else {
+            lines.push("log_type all".to_owned());
+        }
+        if self.config.persistence {
+            lines.extend([
+                "persistence true".to_owned(),
+                // The trailing slash makes it a directory, not a file prefix.
+                format!(
+                    "persistence_location {}/",
+                    self.persistence_path().display()
+                ),
+                "autosave_interval 1".to_owned(),
+                "max_queued_messages 0".to_owned(),
+            ]);
+        } else {
+            lines.push("persistence false".to_owned());
+        }
         if self.config.users.is_empty() {
             lines.push("allow_anonymous true".to_owned());
         } else {
