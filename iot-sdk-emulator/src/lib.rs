@@ -30,9 +30,14 @@
 //!   one hour of the platform's UTC hour; else CONNACK 4. A second login of a
 //!   device closes the first connection.
 //! * **Subscriptions** (§1.9): the platform subscribes each device to its
-//!   system downlinks itself (QoS 1); explicit subscriptions are harmless.
-//!   A device may publish only under its own `$oc/devices/{device_id}/`, and
-//!   not on downlink topics; other publishes are dropped (and logged).
+//!   system downlinks itself (QoS 1); explicit subscriptions are harmless
+//!   within the device's own `$oc/devices/{device_id}` subtree (a gateway's
+//!   also within its children's), wildcards only below the device id; any
+//!   other filter (`#`, `$oc/#`, `$oc/devices/+/…`, another device's) gets
+//!   SUBACK 0x80. A device may publish only under its own (or its
+//!   children's) `$oc/devices/{device_id}/`, and not on downlink topics;
+//!   other publishes are acknowledged (MQTT 3.1.1 has no negative PUBACK)
+//!   and dropped (and logged).
 //! * **Shadow** (§3.7): reported values come from property reports, desired
 //!   ones from [`App::set_desired`]; every change bumps the service's
 //!   version. Desired values the device has not reported are written to it

@@ -453,6 +453,41 @@ impl Platform {
     }
 }
 
+/// Whose `$oc/devices/{device_id}` subtree a topic or filter is in.
+#[derive(Debug, PartialEq, Eq)]
+enum Owner<'a> {
+    /// The device id, without wildcards.
+    Device(&'a str),
+    /// Outside every device's subtree, or a wildcard in the device id.
+    Other,
+}
+
+/// The device whose subtree `filter` (or topic) is in: `$oc/devices/d1`,
+/// `$oc/devices/d1/#`, `$oc/devices/d1/sys/+/x` belong to `d1`;
+/// `#`, `$oc/#`, `$oc/devices/+/…` to nobody.
+fn filter_owner(filter: &str) -> Owner<'_> {
+    let Some(rest) = filter.strip_prefix("$oc/devices/") else {
+        return Owner::Other;
+    };
+    let id = rest.split('/').next().unwrap_or_default();
+    if id.is_empty() || id.contains(['+', '#']) {
+        return Owner::Other;
+    }
+    Owner::Device(id)
+}
+
+impl Platform {
+    /// Whether `device_id` may use the topics of `owner`: its own, and for
+    /// a gateway its children's.
+    fn may_use(&self, device_id: &str, owner: &Owner<'_>) -> bool {
+        match owner {
+            Owner::Device(id) if *id == device_id => true,
+            Owner::Device(id) => lock(&self.registry).children.owner_of(id) == Some(device_id),
+            Owner::Other => false,
+        }
+    }
+}
+
 /// The device id of an accepted connection: authentication made sure the
 /// user name is the device id.
 fn device_of(client: &ConnectInfo) -> &str {
@@ -497,17 +532,41 @@ impl BrokerHooks for Platform {
         self.push_desired(device_id);
     }
 
+    /// A device may subscribe only within its own `$oc/devices/{device_id}`
+    /// subtree (a gateway also within its children's), wildcards only below
+    /// the device id: `#`, `$oc/#` or `$oc/devices/+/…` would let it read
+    /// other devices' commands, writes and OTA tokens.
+    fn check_subscribe(&self, client: &ConnectInfo, filter: &str) -> bool {
+        let device_id = device_of(client);
+        let allowed = self.may_use(device_id, &filter_owner(filter));
+        if !allowed {
+            tracing::warn!(
+                device_id,
+                filter,
+                "subscription outside the device's own topics refused"
+            );
+        }
+        allowed
+    }
+
     /// Uplinks go to the platform only; a device may publish only under its
-    /// own `$oc/devices/{device_id}/` and not on downlink topics.
+    /// own `$oc/devices/{device_id}/` (a gateway also under its children's)
+    /// and not on downlink topics. Anything else is dropped, but a QoS 1
+    /// publish still gets its PUBACK: MQTT 3.1.1 has no negative PUBACK and
+    /// lets a server either acknowledge an unauthorised PUBLISH or close the
+    /// connection (§3.3.5). The protocol notes (§2.2) allow custom policy
+    /// topics outside `$oc` that the emulator cannot know, so closing would
+    /// cut off a device the real platform serves: acknowledge and drop.
     fn check_publish(&self, client: &ConnectInfo, message: &Message) -> PublishVerdict {
         let device_id = device_of(client);
-        let own = message
-            .topic
-            .strip_prefix("$oc/devices/")
-            .and_then(|rest| rest.strip_prefix(device_id))
-            .is_some_and(|rest| rest.starts_with('/'));
+        let owner = filter_owner(&message.topic);
         let downlink = Topic::parse(&message.topic).is_some_and(|topic| topic.is_downlink());
-        if own && !downlink {
+        // `$oc/devices/{id}` itself is no uplink topic: something must follow.
+        let below = match owner {
+            Owner::Device(id) => message.topic.len() > "$oc/devices/".len() + id.len(),
+            Owner::Other => false,
+        };
+        if below && !downlink && self.may_use(device_id, &owner) {
             PublishVerdict::Consume
         } else {
             tracing::warn!(device_id, topic = %message.topic, "publish outside the device's own uplink topics dropped");
@@ -516,7 +575,12 @@ impl BrokerHooks for Platform {
     }
 
     fn on_publish(&self, client: &ConnectInfo, message: &Message) {
-        let device_id = device_of(client);
+        // A gateway may publish on a child's topics: the uplink is the child's.
+        let owner = filter_owner(&message.topic);
+        let device_id = match owner {
+            Owner::Device(id) => id,
+            Owner::Other => device_of(client),
+        };
         self.trace.record(
             device_id,
             Direction::Up,

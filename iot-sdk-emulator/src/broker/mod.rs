@@ -41,7 +41,8 @@
 //! * The owner's [`BrokerHooks`] decide on each CONNECT, may subscribe the
 //!   client to filters on its behalf ([`Accepted::subscriptions`]) and decide
 //!   whether its publishes are routed, consumed or dropped
-//!   ([`BrokerHooks::check_publish`]).
+//!   ([`BrokerHooks::check_publish`]) and which filters it may subscribe to
+//!   ([`BrokerHooks::check_subscribe`]; a refused one gets SUBACK 0x80).
 //! * A client silent for 1.5 × its keep-alive is disconnected.
 //! * Each client has a bounded outgoing queue ([`BrokerConfig::client_queue`]
 //!   messages, after up to 1024 unacknowledged QoS 1 deliveries); a client
@@ -292,6 +293,14 @@ pub trait BrokerHooks: Send + Sync + 'static {
     /// acknowledged: MQTT 3.1.1 has no way to refuse one.
     fn check_publish(&self, _client: &ConnectInfo, _message: &Message) -> PublishVerdict {
         PublishVerdict::Route
+    }
+
+    /// Decides whether a client may subscribe to `filter` (already checked
+    /// to be a valid filter); the default: yes. A refused filter is answered
+    /// with SUBACK return code 0x80 (failure), the other filters of the same
+    /// SUBSCRIBE are unaffected, and the connection stays open.
+    fn check_subscribe(&self, _client: &ConnectInfo, _filter: &str) -> bool {
+        true
     }
 
     /// A client published `message`. Called after the message was queued for

@@ -290,11 +290,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.send(Packet::SubAck(suback)).await
     }
 
-    /// Adds the valid filters to the router; QoS 2 is granted as QoS 1.
+    /// Adds the valid filters the hooks allow to the router; QoS 2 is
+    /// granted as QoS 1. The others get 0x80 (failure).
     fn subscribe(&self, filters: Vec<SubscribeFilter>) -> Vec<SubscribeReasonCode> {
-        let mut router = self.registration.shared.router();
-        let subscribe_one = |filter: SubscribeFilter| {
-            if !is_valid_filter(&filter.path) {
+        let shared = &self.registration.shared;
+        // The hooks decide first: they never run under the router's lock.
+        let allowed: Vec<bool> = filters
+            .iter()
+            .map(|f| is_valid_filter(&f.path) && shared.hooks.check_subscribe(&self.info, &f.path))
+            .collect();
+        let mut router = shared.router();
+        let subscribe_one = |(filter, allowed): (SubscribeFilter, bool)| {
+            if !allowed {
                 return SubscribeReasonCode::Failure;
             }
             let granted = match filter.qos {
@@ -304,7 +311,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             router.subscribe(self.registration.id, filter.path, granted);
             SubscribeReasonCode::Success(wire_qos(granted))
         };
-        filters.into_iter().map(subscribe_one).collect()
+        filters
+            .into_iter()
+            .zip(allowed)
+            .map(subscribe_one)
+            .collect()
     }
 
     fn unsubscribe(&self, filters: &[String]) {

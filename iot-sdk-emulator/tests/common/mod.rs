@@ -6,6 +6,8 @@
     reason = "test helpers fail the test by panicking"
 )]
 
+pub mod raw;
+
 use std::time::Duration;
 
 use chrono::Utc;
