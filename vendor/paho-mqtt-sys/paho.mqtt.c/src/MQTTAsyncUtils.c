@@ -1471,6 +1471,34 @@ static int MQTTAsync_processCommand(void)
 
 		rc = MQTTProtocol_startPublish(command->client->c, p, command->command.details.pub.qos, command->command.details.pub.retained, &msg);
 
+		/* iot-sdk: fix for the double free of upstream issues #1621/#1622
+		 * ("free(): double free detected in tcache 2" in removePublication).
+		 * For QoS 1/2, MQTTProtocol_startPublish stores the message in the
+		 * client's outboundMsgs *before* writing it, and
+		 * MQTTProtocol_storePublication takes the command's payload and topic
+		 * buffers as they are (no copy): from here on the stored publication
+		 * owns them and MQTTProtocol_removePublication frees them (on PUBACK/
+		 * PUBCOMP, or in cleanSession). The command keeps aliases, which is
+		 * fine on success (the command waits in 'responses' and
+		 * MQTTAsync_NULLPublishResponses/the ack handlers clear them before
+		 * it is freed). But when the write fails (SOCKET_ERROR: the broker
+		 * went away while this PUBLISH was being written), the failure branch
+		 * at the end of this function calls MQTTAsync_freeCommand, which
+		 * freed the payload and topic while outboundMsgs still pointed at
+		 * them; the DISCONNECT queued by MQTTAsync_disconnect_internal then
+		 * ran checkDisconnect -> closeSession -> cleanSession ->
+		 * MQTTProtocol_emptyMessageList -> removePublication and freed them
+		 * a second time (with a persistent session, the retry would instead
+		 * have sent freed memory). So on that path the command gives up its
+		 * aliases here, leaving the stored publication the only owner. */
+		if (command->command.details.pub.qos > 0 && rc == SOCKET_ERROR && msg != NULL && msg->publish != NULL)
+		{
+			if (msg->publish->payload == command->command.details.pub.payload)
+				command->command.details.pub.payload = NULL;
+			if (msg->publish->topic == command->command.details.pub.destinationName)
+				command->command.details.pub.destinationName = NULL;
+		}
+
 		if (command->command.details.pub.qos == 0)
 		{
 			if (rc == TCPSOCKET_COMPLETE)
