@@ -18,6 +18,7 @@ fn main() -> Result<(), Error> {
         .model(models.join("smokeDetector"))
         .model(models.join("greenhouse.json"))
         .model(manifest.join("fixtures/exported_thermostat.json"))
+        .model(manifest.join("fixtures/long_bounds.json"))
         .generate()?;
     // Same file name as the package's: a directory of its own.
     Builder::new()

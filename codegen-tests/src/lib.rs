@@ -26,6 +26,12 @@ pub mod exported {
     include!(concat!(env!("OUT_DIR"), "/exported_thermostat.rs"));
 }
 
+/// `fixtures/long_bounds.json`: `long` bounds beyond 32 bits, to the ends
+/// of i64 (their literals must compile).
+pub mod long_bounds {
+    include!(concat!(env!("OUT_DIR"), "/long_bounds.rs"));
+}
+
 /// The real smokeDetector package of `../shared/models/`.
 #[cfg(shared_package)]
 pub mod shared {
@@ -144,6 +150,13 @@ impl exported::thermostat::ThermostatCommands for exported::thermostat::Thermost
 
     async fn reset(&mut self) -> Result<(), CommandError> {
         *self = Self::default();
+        Ok(())
+    }
+}
+
+impl long_bounds::counter::CounterCommands for long_bounds::counter::Counter {
+    async fn reset_to(&mut self, paras: long_bounds::counter::ResetTo) -> Result<(), CommandError> {
+        self.total = paras.value.max(paras.floor.unwrap_or(i64::MIN));
         Ok(())
     }
 }

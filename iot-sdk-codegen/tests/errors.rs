@@ -83,6 +83,25 @@ fn bounds_must_fit_the_data_type() {
 }
 
 #[test]
+fn long_bounds_must_fit_i64() {
+    for min in ["9223372036854775808", "-9223372036854775809", "1e19"] {
+        let property = json!({"property_name": "p", "data_type": "long", "min": min});
+        let (kind, path, message) = only(&api_error(&service_with_property(property)));
+        assert_eq!(kind, ProblemKind::Range, "{min}");
+        assert_eq!(path, "$.properties[0].min");
+        assert_eq!(
+            message,
+            format!("min `{min}` is out of the range of long (64 bits)")
+        );
+    }
+    for min in ["9223372036854775807", "-9223372036854775808", "3000000000"] {
+        let property = json!({"property_name": "p", "data_type": "long", "min": min});
+        let model = serde_json::to_vec(&service_with_property(property)).unwrap();
+        assert!(load_json("model.json", &model).is_ok(), "{min}");
+    }
+}
+
+#[test]
 fn duplicate_names_are_reported_where_they_repeat() {
     let property = json!({"property_name": "alarm", "data_type": "int"});
     let model = json!({"service_id": "s", "properties": [property, property]});

@@ -392,12 +392,13 @@ fn schemars_attribute(para: &Para) -> Option<TokenStream> {
     let constraints = &para.constraints;
     let mut parts = Vec::new();
     if constraints.min.is_some() || constraints.max.is_some() {
+        let typed = |b| types::typed_bound(b, para.data_type);
         let min = constraints.min.as_ref().map(|b| {
-            let b = types::bound(b);
+            let b = typed(b);
             quote!(min = #b)
         });
         let max = constraints.max.as_ref().map(|b| {
-            let b = types::bound(b);
+            let b = typed(b);
             quote!(max = #b)
         });
         let bounds = min.into_iter().chain(max);

@@ -78,6 +78,24 @@ pub(crate) fn bound(bound: &Bound) -> TokenStream {
     quote!(#minus #literal)
 }
 
+/// A bound as a literal typed for `data_type`: `long` bounds carry an
+/// `i64` suffix (`-3000000000i64`). Where the literal lands in an untyped
+/// context, as in `#[schemars(range(min = …))]`, an unsuffixed integer is
+/// an `i32` and one beyond ±2^31 does not compile.
+pub(crate) fn typed_bound(bound: &Bound, data_type: DataType) -> TokenStream {
+    let (minus, digits) = match bound.text.strip_prefix('-') {
+        Some(digits) => (quote!(-), digits),
+        None => (TokenStream::new(), bound.text.as_str()),
+    };
+    match data_type {
+        DataType::Long => match Literal::from_str(&format!("{digits}i64")) {
+            Ok(literal) => quote!(#minus #literal),
+            Err(_) => self::bound(bound),
+        },
+        _ => self::bound(bound),
+    }
+}
+
 /// A number literal that reads back as `value` (`0.5`, `1.0`).
 pub(crate) fn float(value: f64) -> TokenStream {
     let literal = Literal::f64_unsuffixed(value.abs());

@@ -530,26 +530,46 @@ fn parse_bound(text: &str, data_type: DataType) -> Result<Bound, (ProblemKind, &
         .ok_or((ProblemKind::Invalid, "is not a number"))?;
     let (low, high) = match data_type {
         DataType::Int => (f64::from(i32::MIN), f64::from(i32::MAX)),
-        // i64's range, as f64 (2^63 rounds up; a bound that large is rare).
-        #[allow(clippy::cast_precision_loss)]
-        DataType::Long => (i64::MIN as f64, i64::MAX as f64),
+        DataType::Long => return long_bound(text, value),
         _ => return Ok(decimal_bound(text, value)),
     };
     if value.fract() != 0.0 {
         return Err((ProblemKind::Range, "is not a whole number"));
     }
     if value < low || value > high {
-        let reason = if data_type == DataType::Int {
-            "is out of the range of int (32 bits)"
-        } else {
-            "is out of the range of long (64 bits)"
-        };
-        return Err((ProblemKind::Range, reason));
+        return Err((ProblemKind::Range, "is out of the range of int (32 bits)"));
     }
     let whole = text
         .parse::<i64>()
         .map_or_else(|_| format!("{value:.0}"), |n| n.to_string());
     Ok(Bound { text: whole, value })
+}
+
+/// 2^63, exactly: `i64::MAX as f64` rounds up to it, so comparing with
+/// `i64::MAX as f64` let 2^63 itself through.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// A `long` bound: an integer in i64's range, by its text when it is plain
+/// digits (exact), else (`1e3`) by its value, which must be below 2^63.
+fn long_bound(text: &str, value: f64) -> Result<Bound, (ProblemKind, &'static str)> {
+    if value.fract() != 0.0 {
+        return Err((ProblemKind::Range, "is not a whole number"));
+    }
+    let out_of_range = (ProblemKind::Range, "is out of the range of long (64 bits)");
+    let whole = match text.parse::<i64>() {
+        Ok(n) => n,
+        Err(_) if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') => {
+            return Err(out_of_range);
+        }
+        // In range, so the cast is exact up to f64's precision.
+        #[allow(clippy::cast_possible_truncation)]
+        Err(_) if (-TWO_POW_63..TWO_POW_63).contains(&value) => value as i64,
+        Err(_) => return Err(out_of_range),
+    };
+    Ok(Bound {
+        text: whole.to_string(),
+        value,
+    })
 }
 
 /// A decimal bound: its text when it is a Rust number literal, else the
