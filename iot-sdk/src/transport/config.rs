@@ -147,7 +147,9 @@ pub struct ReconnectConfig {
     pub min_backoff: Duration,
     /// Largest delay (default 30 s).
     pub max_backoff: Duration,
-    /// A connection that stayed up this long resets the retry counter (default 10 s).
+    /// Kept for compatibility and ignored: every successful connection (CONNACK and
+    /// subscriptions) resets the retry counter, so a flapping link does not ratchet
+    /// the delay up to `max_backoff`.
     pub stable_after: Duration,
 }
 

@@ -7,7 +7,8 @@ use std::fmt;
 use std::future::{Future, pending};
 use std::mem;
 use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
@@ -32,8 +33,9 @@ use tls::Diagnosis;
 const CONNECT_GRACE: Duration = Duration::from_secs(5);
 /// Time allowed to send DISCONNECT on close.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Time for paho's callback thread to let go of a client before we destroy it.
-const DISPOSE_GRACE: Duration = Duration::from_millis(500);
+/// Longest wait for paho to release a connect token before a client is leaked
+/// instead of destroyed (paho's own connect timeout ends it much sooner).
+const RELEASE_LIMIT: Duration = Duration::from_secs(120);
 /// Granted-QoS value of a refused subscription in a SUBACK.
 const SUBACK_FAILURE: i32 = 0x80;
 /// What the notes call a lost connection when paho gives no cause.
@@ -134,9 +136,17 @@ struct Closing {
     replies: Vec<oneshot::Sender<Result<()>>>,
 }
 
+/// A paho client and the signal that paho let go of its connect token.
+struct Client {
+    client: paho::AsyncClient,
+    /// Disconnected once the connect token, the only paho object holding a clone of
+    /// the client, is gone.
+    released: std::sync::mpsc::Receiver<()>,
+}
+
 /// How one connection attempt ended.
 enum Attempt {
-    Up(paho::AsyncClient),
+    Up(Client),
     Failed(String),
     Fatal(StopReason),
     Closed,
@@ -144,7 +154,7 @@ enum Attempt {
 
 /// How a connection ended.
 enum Served {
-    Lost,
+    Lost(String),
     Closed,
 }
 
@@ -162,6 +172,8 @@ pub(super) struct Driver {
     /// Connection losses reported by paho, tagged with the attempt's generation.
     lost_tx: mpsc::UnboundedSender<u64>,
     lost_rx: mpsc::UnboundedReceiver<u64>,
+    /// Set by paho's message callback: the broker was heard from.
+    heard: Arc<AtomicBool>,
     inbound: mpsc::UnboundedSender<Inbound>,
     state: watch::Sender<ConnectionState>,
     filters: Vec<String>,
@@ -192,6 +204,7 @@ impl Driver {
             deferred: Vec::new(),
             lost_tx,
             lost_rx,
+            heard: Arc::new(AtomicBool::new(false)),
             inbound,
             state,
             generation: 0,
@@ -217,17 +230,18 @@ impl Driver {
         loop {
             let failure = match self.attempt().await {
                 Attempt::Up(client) => {
-                    let since = Instant::now();
-                    let served = self.serve(&client).await;
+                    // A successful connection restarts the backoff: a link that keeps
+                    // coming back must not ratchet the delay up to its cap.
+                    retry = 0;
+                    let served = self.serve(&client.client).await;
                     dispose(client);
-                    if let Served::Closed = served {
-                        return StopReason::Closed;
+                    match served {
+                        Served::Closed => return StopReason::Closed,
+                        Served::Lost(why) => {
+                            self.connection_lost(&why);
+                            why
+                        }
                     }
-                    if since.elapsed() >= reconnect.stable_after {
-                        retry = 0;
-                    }
-                    self.connection_lost();
-                    LOST.to_owned()
                 }
                 Attempt::Failed(failure) => failure,
                 Attempt::Fatal(reason) => return reason,
@@ -283,15 +297,43 @@ impl Driver {
             self.config.display_uri(),
             credentials.username
         );
+        // paho's calls take its global lock, which its own threads may hold: never on
+        // a runtime thread. The callbacks own the release signal: they are dropped
+        // with the connect token.
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let starting = client.clone();
+        let connecting = tokio::task::spawn_blocking(move || {
+            let on_failure = release.clone();
+            starting.connect_with_callbacks(
+                options,
+                move |_, _| {
+                    let _owned = &release;
+                },
+                move |_, _, _| {
+                    let _owned = &on_failure;
+                },
+            )
+        });
+        let client = Client { client, released };
         let limit = self.config.connect_timeout + CONNECT_GRACE;
+        let connect = async {
+            match connecting.await {
+                Ok(token) => token.await,
+                Err(e) => Err(paho::Error::General(if e.is_panic() {
+                    "the MQTT client panicked while connecting"
+                } else {
+                    "connecting was cancelled"
+                })),
+            }
+        };
         let outcome = match self
-            .offline(Link::Connecting, timeout(limit, client.connect(options)))
+            .offline(Link::Connecting, timeout(limit, connect))
             .await
         {
             None => Attempt::Closed,
             Some(Err(_)) => Attempt::Failed(format!("no CONNACK within {limit:?}")),
             Some(Ok(Err(error))) => self.classify(error).await,
-            Some(Ok(Ok(_))) => match self.subscribe_all(&client).await {
+            Some(Ok(Ok(_))) => match self.subscribe_all(&client.client).await {
                 None => Attempt::Closed,
                 Some(Err(failure)) => Attempt::Failed(failure),
                 Some(Ok(())) => return Attempt::Up(client),
@@ -327,9 +369,10 @@ impl Driver {
                     self.uri
                 ))
             })?;
-        let inbound = self.inbound.clone();
+        let (inbound, heard) = (self.inbound.clone(), Arc::clone(&self.heard));
         client.set_message_callback(move |_, message| {
             if let Some(message) = message {
+                heard.store(true, Ordering::Relaxed);
                 let _ = inbound.send(Inbound::Message {
                     topic: message.topic().to_owned(),
                     payload: message.payload().to_vec(),
@@ -471,11 +514,22 @@ impl Driver {
         }
         let mut deliveries = Deliveries::new();
         let mut link_dead = false;
+        // When the broker last showed progress, or nothing was awaited from it.
+        let mut progress = Instant::now();
+        let silence = self.config.keep_alive;
         loop {
             link_dead = link_dead || self.pump(client, &mut deliveries);
+            if deliveries.is_empty() {
+                progress = Instant::now();
+            }
+            // Awaited acknowledgements and no sign of the broker for a keep-alive:
+            // the link is dead even if the socket does not know it yet (paho's own
+            // keep-alive check takes up to 2.5 keep-alives).
+            let stalled = (!deliveries.is_empty()).then_some(progress + silence);
             let due = self.close_due();
             tokio::select! {
                 Some((seq, result)) = deliveries.next() => {
+                    progress = Instant::now();
                     self.delivered(seq, result);
                     // Settle every acknowledgement already in: one wake-up, not one each.
                     while let Some(Some((seq, result))) = deliveries.next().now_or_never() {
@@ -484,13 +538,30 @@ impl Driver {
                 }
                 () = self.shared.work.notified() => {}
                 Some(lost) = self.lost_rx.recv() => if lost == generation {
-                    return Served::Lost;
+                    return Served::Lost(LOST.to_owned());
                 },
+                () = sleep_until_some(stalled) => {
+                    if self.heard.swap(false, Ordering::Relaxed) {
+                        progress = Instant::now();
+                    } else {
+                        return Served::Lost(format!(
+                            "connection lost (no answer from the broker for {})",
+                            seconds(silence)
+                        ));
+                    }
+                }
                 command = self.commands.recv(), if self.handles_alive => {
                     self.on_command(command, Link::Up(client));
                 }
                 () = sleep_until_some(due) => {
-                    let _ = timeout(DISCONNECT_TIMEOUT, client.disconnect(None)).await;
+                    let disconnecting = client.clone();
+                    let token = tokio::task::spawn_blocking(move || disconnecting.disconnect(None));
+                    let _ = timeout(DISCONNECT_TIMEOUT, async {
+                        if let Ok(token) = token.await {
+                            let _ = token.await;
+                        }
+                    })
+                    .await;
                     return Served::Closed;
                 }
             }
@@ -514,12 +585,12 @@ impl Driver {
                 Ok(token) => deliveries.push(Box::pin(async move { (seq, token.await) })),
                 Err(paho::Error::Publish(rc, _)) => match paho::Error::from(rc) {
                     paho::Error::Disconnected => {
-                        outbox.retry(seq);
+                        outbox.unstart(seq);
                         return true;
                     }
                     // paho's buffer is sized to our window: a completion will free it.
                     paho::Error::MaxBufferedMessages => {
-                        outbox.retry(seq);
+                        outbox.unstart(seq);
                         return false;
                     }
                     error => self.refuse(&mut outbox, seq, &error),
@@ -560,13 +631,13 @@ impl Driver {
     }
 
     /// Records a lost connection; its unacknowledged messages go back to the front.
-    fn connection_lost(&mut self) {
+    fn connection_lost(&mut self, reason: &str) {
         let at = SystemTime::now();
         self.shared.outbox().retry_all();
         self.lost_at = Some(at);
         let _ = self.inbound.send(Inbound::Disconnected {
             at,
-            reason: LOST.to_owned(),
+            reason: reason.to_owned(),
         });
     }
 
@@ -707,18 +778,45 @@ fn unsubscribed(token: paho::Token) -> BoxFuture<'static, Result<()>> {
     })
 }
 
-/// Drops a client off the runtime (paho joins its threads: about a second), after a grace.
+/// Hands a client to the one disposal thread, which destroys it (paho joins its
+/// threads: up to about a second) once paho let go of its connect token.
 ///
-/// paho's connect and subscribe tokens hold clones of the client, and its callback
-/// thread releases its token only after waking us. Were that the last clone, the
-/// client would be destroyed on paho's own callback thread, which then hangs or
-/// uses freed memory (seen here: a stream that never ended). The grace lets the
-/// callback return first.
-fn dispose(client: paho::AsyncClient) {
-    tokio::task::spawn_blocking(move || {
-        std::thread::sleep(DISPOSE_GRACE);
-        drop(client);
+/// paho's connect token holds a clone of the client, and paho's callback thread
+/// drops its reference to the token only after waking us. Were that the last clone,
+/// the client would be destroyed on paho's own callback thread, which then hangs or
+/// uses freed memory (seen here: a stream that never ended). The token's callbacks
+/// own the sender of `released`: its disconnection proves the token, and so that
+/// clone, is gone. No other paho object holds a client.
+fn dispose(client: Client) {
+    static DISPOSAL: OnceLock<Mutex<std::sync::mpsc::Sender<Client>>> = OnceLock::new();
+    let sender = DISPOSAL.get_or_init(|| {
+        let (sender, clients) = std::sync::mpsc::channel::<Client>();
+        let spawned = std::thread::Builder::new()
+            .name("iot-sdk-paho-disposal".into())
+            .spawn(move || {
+                for Client { client, released } in clients {
+                    match released.recv_timeout(RELEASE_LIMIT) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                            warn!("paho kept a connect token for {RELEASE_LIMIT:?}; leaking its client");
+                            mem::forget(client);
+                        }
+                        _ => drop(client),
+                    }
+                }
+            });
+        if let Err(error) = spawned {
+            warn!(%error, "cannot start the MQTT client disposal thread; clients will leak");
+        }
+        Mutex::new(sender)
     });
+    let sent = sender
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .send(client);
+    if let Err(unsent) = sent {
+        // No disposal thread: leaking is safe, destroying here is not.
+        mem::forget(unsent.0);
+    }
 }
 
 /// `4 s`, `1.5 s`: a delay as a person reads it.

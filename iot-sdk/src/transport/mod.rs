@@ -17,8 +17,13 @@
 //! * Every TLS failure, and a refused TCP connection, surface as the same
 //!   `TcpTlsConnectFailure`: a failed TLS attempt is replayed with OpenSSL to tell them
 //!   apart (see `tls.rs`).
-//! * paho's tokens hold clones of their client; destroying a client from paho's own
-//!   callback thread deadlocks it, so clients are dropped late, off the runtime.
+//! * paho's connect token holds a clone of its client; destroying a client from
+//!   paho's own callback thread deadlocks it. One disposal thread destroys old
+//!   clients once paho provably released that token (its callbacks are dropped), and
+//!   paho's blocking calls (connect, disconnect, destroy) never run on a runtime thread.
+//! * paho notices a dead link only after up to 2.5 keep-alives; the driver drops a
+//!   connection on which acknowledgements were awaited for a whole keep-alive with
+//!   nothing heard from the broker.
 //! * Known upstream bug, not worked around: when the socket dies while paho is writing
 //!   a QoS 1 PUBLISH, paho frees that message twice later and the process aborts
 //!   (eclipse-paho/paho.mqtt.c#1621). Seen here when a broker was stopped in the

@@ -21,15 +21,17 @@ pub(crate) enum Push<T> {
     Closed(T),
 }
 
-/// A bounded FIFO of items, each either pending (unsent) or in flight.
+/// A bounded FIFO of items, each either pending (waiting to be sent) or in flight.
 ///
 /// The capacity bounds pending and in-flight items together: an item counts until
 /// it is acknowledged, because an unacknowledged one may have to be sent again.
+/// An item that was sent once and put back after a lost connection is pending
+/// again, but it may have reached the broker: only never-sent items are evicted.
 #[derive(Debug)]
 pub(crate) struct Outbox<T> {
     capacity: usize,
-    /// Unsent items, ordered by sequence number.
-    pending: VecDeque<(u64, T)>,
+    /// Items waiting to be sent (again), ordered by sequence number; `true` when sent before.
+    pending: VecDeque<(u64, T, bool)>,
     in_flight: BTreeMap<u64, T>,
     next_seq: u64,
     closed: bool,
@@ -65,27 +67,29 @@ impl<T> Outbox<T> {
     /// Appends `item`, applying `policy` when the outbox is full.
     ///
     /// `Wait` and `Reject` both answer [`Push::Full`]; the caller waits or refuses.
-    /// `DropOldest` evicts the oldest unsent item, or answers `Full` when every item
-    /// is already in flight.
+    /// `DropOldest` evicts the oldest item never sent, or answers `Full` when every
+    /// item was sent at least once (in flight, or waiting to be sent again).
     pub(crate) fn push(&mut self, item: T, policy: OverflowPolicy) -> Push<T> {
         if self.closed {
             return Push::Closed(item);
         }
+        let unsent = || self.pending.iter().position(|(_, _, sent)| !sent);
         let evicted = match (self.len() < self.capacity, policy) {
             (true, _) => None,
-            (false, OverflowPolicy::DropOldest) if !self.pending.is_empty() => {
-                self.pending.pop_front().map(|(_, oldest)| oldest)
-            }
+            (false, OverflowPolicy::DropOldest) => match unsent() {
+                Some(at) => self.pending.remove(at).map(|(_, oldest, _)| oldest),
+                None => return Push::Full(item),
+            },
             (false, _) => return Push::Full(item),
         };
-        self.pending.push_back((self.next_seq, item));
+        self.pending.push_back((self.next_seq, item, false));
         self.next_seq += 1;
         evicted.map_or(Push::Queued, Push::Evicted)
     }
 
     /// Moves the oldest pending item in flight and returns it with its sequence number.
     pub(crate) fn start_next(&mut self) -> Option<(u64, &T)> {
-        let (seq, item) = self.pending.pop_front()?;
+        let (seq, item, _) = self.pending.pop_front()?;
         Some((seq, self.in_flight.entry(seq).or_insert(item)))
     }
 
@@ -97,8 +101,17 @@ impl<T> Outbox<T> {
     /// Puts in-flight item `seq` back among the pending ones, in its original place.
     pub(crate) fn retry(&mut self, seq: u64) {
         if let Some(item) = self.in_flight.remove(&seq) {
-            let at = self.pending.partition_point(|(s, _)| *s < seq);
-            self.pending.insert(at, (seq, item));
+            let at = self.pending.partition_point(|(s, _, _)| *s < seq);
+            self.pending.insert(at, (seq, item, true));
+        }
+    }
+
+    /// Puts in-flight item `seq`, which the client did not take, back in its
+    /// original place as never sent.
+    pub(crate) fn unstart(&mut self, seq: u64) {
+        if let Some(item) = self.in_flight.remove(&seq) {
+            let at = self.pending.partition_point(|(s, _, _)| *s < seq);
+            self.pending.insert(at, (seq, item, false));
         }
     }
 
@@ -118,7 +131,7 @@ impl<T> Outbox<T> {
     /// Removes every item, oldest first.
     pub(crate) fn drain(&mut self) -> Vec<T> {
         self.retry_all();
-        self.pending.drain(..).map(|(_, item)| item).collect()
+        self.pending.drain(..).map(|(_, item, _)| item).collect()
     }
 }
 
@@ -210,6 +223,21 @@ mod tests {
         send(&mut outbox, 2);
         assert_eq!(outbox.push("c", DropOldest), Push::Full("c"));
         assert_eq!(outbox.drain(), ["a", "b"]);
+    }
+
+    #[test]
+    fn drop_oldest_never_evicts_items_sent_before_a_lost_connection() {
+        // "a" was written before the connection dropped: it may have arrived, so
+        // failing its delivery would be a lie. "b" was never sent.
+        let mut outbox = filled(3, &["a", "b", "c"]);
+        send(&mut outbox, 1);
+        outbox.retry_all();
+        assert_eq!(outbox.push("d", DropOldest), Push::Evicted("b"));
+        assert_eq!(outbox.push("e", DropOldest), Push::Evicted("c"));
+        assert_eq!(outbox.push("f", DropOldest), Push::Evicted("d"));
+        assert_eq!(send(&mut outbox, 10), [(0, "a"), (4, "e"), (5, "f")]);
+        outbox.retry_all();
+        assert_eq!(outbox.push("g", DropOldest), Push::Full("g"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod connect;
 mod delivery;
+mod recovery;
 mod secure;
 mod support;
 

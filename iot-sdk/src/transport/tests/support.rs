@@ -15,7 +15,7 @@ use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::protocol::auth::Credentials;
@@ -224,6 +224,123 @@ impl ScriptedBroker {
 impl Drop for ScriptedBroker {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+impl ScriptedBroker {
+    /// Listens on a free port, answers every CONNECT with CONNACK 0, keeps the
+    /// connection for `hold` and closes it: a link that keeps coming back.
+    pub(super) async fn flapping(hold: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&connections);
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    if read_packet(&mut stream).await == Some(0x10) {
+                        let _ = stream.write_all(&[0x20, 0x02, 0x00, 0x00]).await;
+                        tokio::time::sleep(hold).await;
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            connections,
+            task,
+        }
+    }
+}
+
+/// What a [`Proxy`] does with its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Link {
+    /// Bytes flow both ways.
+    Forward,
+    /// Connections stay open but nothing is read or written: a dead link the
+    /// sockets do not notice.
+    Stall,
+    /// Every connection is closed and new ones are closed at once.
+    Cut,
+}
+
+/// A TCP proxy on loopback in front of a broker, whose link can stall or be cut.
+pub(super) struct Proxy {
+    port: u16,
+    mode: watch::Sender<Link>,
+    task: JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Forwards a free port to `127.0.0.1:upstream`.
+    pub(super) async fn start(upstream: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        let (mode, modes) = watch::channel(Link::Forward);
+        let task = tokio::spawn(async move {
+            while let Ok((device, _)) = listener.accept().await {
+                if *modes.borrow() == Link::Cut {
+                    continue;
+                }
+                let Ok(broker) = TcpStream::connect(("127.0.0.1", upstream)).await else {
+                    continue;
+                };
+                let (device_in, device_out) = device.into_split();
+                let (broker_in, broker_out) = broker.into_split();
+                tokio::spawn(relay(device_in, broker_out, modes.clone()));
+                tokio::spawn(relay(broker_in, device_out, modes.clone()));
+            }
+        });
+        Self { port, mode, task }
+    }
+
+    /// The port devices connect to.
+    pub(super) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Switches every connection, present and future, to `link`.
+    pub(super) fn set(&self, link: Link) {
+        self.mode.send_replace(link);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.set(Link::Cut);
+        self.task.abort();
+    }
+}
+
+/// Copies `from` to `to` while the link forwards; returns (closing both) when it is cut.
+async fn relay(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut mode: watch::Receiver<Link>,
+) {
+    let mut buffer = vec![0; 16 * 1024];
+    loop {
+        match mode.wait_for(|m| *m != Link::Stall).await.map(|m| *m) {
+            Ok(Link::Forward) => {}
+            _ => return,
+        }
+        let read = tokio::select! {
+            read = from.read(&mut buffer) => read,
+            _ = mode.changed() => continue,
+        };
+        let n = match read {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        match mode.wait_for(|m| *m != Link::Stall).await.map(|m| *m) {
+            Ok(Link::Forward) => {}
+            _ => return,
+        }
+        if to.write_all(&buffer[..n]).await.is_err() {
+            return;
+        }
     }
 }
 
