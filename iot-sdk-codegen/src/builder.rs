@@ -2,6 +2,7 @@
 //! comparison behind `iot-sdk-codegen check`.
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ProblemKind};
@@ -213,14 +214,55 @@ pub fn output_file_name(model: &Path) -> String {
     format!("{}.rs", stem.trim_start_matches("r#"))
 }
 
+/// Writes `code` to `path` unless a regular file there holds it already.
 fn write_if_changed(path: &Path, code: &str) -> Result<(), Error> {
-    if fs::read_to_string(path).is_ok_and(|old| old == code) {
+    let is_file = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+    if is_file && fs::read_to_string(path).is_ok_and(|old| old == code) {
         return Ok(());
     }
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
+    replace_file(dir, path, code).map_err(|e| io_error(path, &e))
+}
+
+/// Writes a new file in `dir`, then renames it over `path`: a symlink at
+/// `path` is replaced, never followed (writing through it would land
+/// wherever it points), and a reader never sees half a file.
+fn replace_file(dir: &Path, path: &Path, code: &str) -> std::io::Result<()> {
+    let (temp, mut file) = new_temp_file(dir, path)?;
+    let written = file
+        .write_all(code.as_bytes())
+        .and_then(|()| file.sync_all())
+        .and_then(|()| fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&temp);
     }
-    fs::write(path, code).map_err(|e| io_error(path, &e))
+    written
+}
+
+/// A file of our own beside `path`: `create_new` never opens (or follows)
+/// something already there.
+fn new_temp_file(dir: &Path, path: &Path) -> std::io::Result<(PathBuf, fs::File)> {
+    let stem = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let stem = stem.unwrap_or_default();
+    let mut attempt = 0u32;
+    loop {
+        let temp = dir.join(format!(".{stem}.{}.{attempt}.tmp", std::process::id()));
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+        {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn io_error(path: &Path, error: &std::io::Error) -> Error {
