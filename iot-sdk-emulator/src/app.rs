@@ -397,8 +397,10 @@ impl App {
 
     // --- observing -----------------------------------------------------
 
-    /// Every message so far in both directions, oldest first (the newest
-    /// [`TRACE_CAPACITY`](crate::TRACE_CAPACITY)).
+    /// Every message so far in both directions, oldest first: the newest
+    /// [`TRACE_CAPACITY`](crate::TRACE_CAPACITY) entries holding at most
+    /// [`TRACE_MAX_BYTES`](crate::TRACE_MAX_BYTES) of payload, each payload
+    /// cut to [`TRACE_MAX_PAYLOAD`](crate::TRACE_MAX_PAYLOAD) bytes.
     pub fn trace(&self) -> Vec<TraceEntry> {
         self.platform.trace.entries()
     }

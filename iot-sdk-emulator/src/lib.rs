@@ -79,7 +79,7 @@ pub use file_manager::{BUCKET_NAME, URL_EXPIRE, object_name};
 pub use http::{MAX_UPLOAD, PACKAGE_EXPIRES, PackageInfo, ServedRequest};
 pub use platform::DeviceEvent;
 pub use registry::{Credential, DeviceRegistration, DeviceStatus};
-pub use trace::{Direction, TRACE_CAPACITY, TraceEntry};
+pub use trace::{Direction, TRACE_CAPACITY, TRACE_MAX_BYTES, TRACE_MAX_PAYLOAD, TraceEntry};
 
 use broker::{Broker, BrokerConfig};
 use http::{FileStore, HttpServer};

@@ -15,6 +15,14 @@ use crate::lock;
 /// Entries kept by [`App::trace`](crate::App::trace); older ones are dropped.
 pub const TRACE_CAPACITY: usize = 10_000;
 
+/// Payload bytes the trace keeps in all; past it, older entries are
+/// dropped. With [`TRACE_CAPACITY`] alone, 1 MiB uplinks held 10 GiB.
+pub const TRACE_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// Payload bytes kept of one entry; the rest is cut off (the entry's
+/// [`TraceEntry::payload_len`] keeps the size as sent).
+pub const TRACE_MAX_PAYLOAD: usize = 64 * 1024;
+
 /// Entries a live subscriber may fall behind before it misses some
 /// (it then gets `RecvError::Lagged`).
 const LIVE_CAPACITY: usize = 1024;
@@ -40,8 +48,11 @@ pub struct TraceEntry {
     pub direction: Direction,
     /// The full topic.
     pub topic: String,
-    /// The payload bytes.
+    /// The payload bytes: the first [`TRACE_MAX_PAYLOAD`] of them.
     pub payload: Bytes,
+    /// The payload's size as sent; more than `payload.len()` when the
+    /// stored payload was cut.
+    pub payload_len: usize,
 }
 
 impl TraceEntry {
@@ -50,7 +61,12 @@ impl TraceEntry {
         Topic::parse(&self.topic).map(|topic| topic.kind)
     }
 
-    /// The payload as JSON, if it is JSON.
+    /// Whether the stored payload is only the start of the one sent.
+    pub fn is_cut(&self) -> bool {
+        self.payload_len > self.payload.len()
+    }
+
+    /// The payload as JSON, if it is JSON (a cut payload never is).
     pub fn json(&self) -> Option<Value> {
         serde_json::from_slice(&self.payload).ok()
     }
@@ -84,11 +100,12 @@ impl fmt::Display for TraceEntry {
             Some(kind) => label(&kind),
             None => self.topic.clone(),
         };
-        write!(
-            f,
-            "{time} {who:<10} {device} {what} {}",
-            shown_payload(&self.payload)
-        )
+        write!(f, "{time} {who:<10} {device} {what} ")?;
+        if self.is_cut() {
+            let len = self.payload_len;
+            return write!(f, "<{len} bytes, stored cut to {}>", self.payload.len());
+        }
+        f.write_str(&shown_payload(&self.payload))
     }
 }
 
@@ -147,19 +164,49 @@ fn compact_json(json: &str) -> String {
     out
 }
 
+/// The entries held, and their payload bytes.
+#[derive(Default)]
+struct Held {
+    entries: VecDeque<TraceEntry>,
+    bytes: usize,
+}
+
+impl Held {
+    /// Adds `entry`, dropping the oldest ones until both bounds hold.
+    fn push(&mut self, entry: TraceEntry) {
+        self.bytes += entry.payload.len();
+        self.entries.push_back(entry);
+        while self.entries.len() > TRACE_CAPACITY || self.bytes > TRACE_MAX_BYTES {
+            let Some(oldest) = self.entries.pop_front() else {
+                break;
+            };
+            self.bytes -= oldest.payload.len();
+        }
+    }
+}
+
 /// The recorded entries plus a live feed, kept in the same order.
 pub(crate) struct Trace {
-    entries: Mutex<VecDeque<TraceEntry>>,
+    held: Mutex<Held>,
     live: broadcast::Sender<TraceEntry>,
 }
 
 impl Default for Trace {
     fn default() -> Self {
         Trace {
-            entries: Mutex::new(VecDeque::new()),
+            held: Mutex::default(),
             live: broadcast::Sender::new(LIVE_CAPACITY),
         }
     }
+}
+
+/// The first [`TRACE_MAX_PAYLOAD`] bytes, copied: a slice would keep the
+/// whole buffer alive.
+fn stored(payload: Bytes) -> Bytes {
+    if payload.len() <= TRACE_MAX_PAYLOAD {
+        return payload;
+    }
+    Bytes::copy_from_slice(&payload[..TRACE_MAX_PAYLOAD])
 }
 
 impl Trace {
@@ -170,24 +217,30 @@ impl Trace {
         topic: &str,
         payload: Bytes,
     ) {
+        // The live feed gets the cut entry too: a lagging subscriber's
+        // queue holds up to LIVE_CAPACITY of them.
         let entry = TraceEntry {
             time: Utc::now(),
             device_id: device_id.to_owned(),
             direction,
             topic: topic.to_owned(),
-            payload,
+            payload_len: payload.len(),
+            payload: stored(payload),
         };
         // Sent under the lock so the live order is the recorded order.
-        let mut entries = lock(&self.entries);
-        if entries.len() == TRACE_CAPACITY {
-            entries.pop_front();
-        }
-        entries.push_back(entry.clone());
+        let mut held = lock(&self.held);
+        held.push(entry.clone());
         let _ = self.live.send(entry);
     }
 
     pub(crate) fn entries(&self) -> Vec<TraceEntry> {
-        lock(&self.entries).iter().cloned().collect()
+        lock(&self.held).entries.iter().cloned().collect()
+    }
+
+    /// Payload bytes held.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        lock(&self.held).bytes
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<TraceEntry> {
@@ -206,6 +259,7 @@ mod tests {
             direction,
             topic: topic.into(),
             payload: Bytes::copy_from_slice(payload),
+            payload_len: payload.len(),
         }
     }
 
@@ -271,6 +325,39 @@ mod tests {
                 Err(broadcast::error::TryRecvError::Lagged(_))
             ),
             "a slow live subscriber lags"
+        );
+    }
+
+    #[test]
+    fn the_trace_holds_at_most_its_bytes() {
+        let trace = Trace::default();
+        let big = Bytes::from(vec![b'x'; TRACE_MAX_PAYLOAD]);
+        let entries = 2 * TRACE_MAX_BYTES / TRACE_MAX_PAYLOAD;
+        for i in 0..entries {
+            trace.record("d1", Direction::Up, &format!("t/{i}"), big.clone());
+        }
+        assert_eq!(trace.bytes(), TRACE_MAX_BYTES);
+        let kept = trace.entries();
+        assert_eq!(kept.len(), TRACE_MAX_BYTES / TRACE_MAX_PAYLOAD);
+        assert_eq!(kept.last().unwrap().topic, format!("t/{}", entries - 1));
+        let held: usize = kept.iter().map(|e| e.payload.len()).sum();
+        assert_eq!(held, trace.bytes());
+    }
+
+    #[test]
+    fn a_big_payload_is_stored_cut_and_says_so() {
+        let trace = Trace::default();
+        let payload = Bytes::from(vec![b'{'; 1024 * 1024]);
+        trace.record("d1", Direction::Up, "t", payload);
+        let entry = &trace.entries()[0];
+        assert_eq!(entry.payload.len(), TRACE_MAX_PAYLOAD);
+        assert_eq!(entry.payload_len, 1024 * 1024);
+        assert!(entry.is_cut() && entry.json().is_none());
+        assert!(
+            entry
+                .to_string()
+                .ends_with("t <1048576 bytes, stored cut to 65536>"),
+            "{entry}"
         );
     }
 }
