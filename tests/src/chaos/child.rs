@@ -155,8 +155,10 @@ async fn read_lines(stdout: impl AsyncRead + Unpin, run: u32, ledger: Arc<Ledger
         let mut words = line.split_ascii_whitespace();
         let tag = words.next();
         let dev = words.next().and_then(|w| w.parse::<u32>().ok());
-        let seq = words.next().and_then(|w| w.parse::<u64>().ok());
+        let third = words.next();
+        let seq = third.and_then(|w| w.parse::<u64>().ok());
         match (tag, dev, seq) {
+            (Some("s"), Some(dev), _) if third == Some("up") => ledger.up(run, dev),
             (Some("q"), Some(dev), Some(seq)) => ledger.queued(run, dev, seq),
             (Some("a"), Some(dev), Some(seq)) => ledger.acked(run, dev, seq),
             (Some("f"), Some(dev), Some(seq)) => ledger.failed(run, dev, seq),

@@ -4,9 +4,9 @@
 //!
 //! It starts `devices` devices at once, each publishing sequence-numbered
 //! QoS 1 property reports, and prints one line per event on stdout:
-//! `c DEV` (first connect done), `q DEV SEQ` (queued), `a DEV SEQ`
-//! (acknowledged), `f DEV SEQ` (delivery failed), `e DEV why` (gave up),
-//! `done` (closed). Lines leave the process as soon as they exist, so an
+//! `c DEV` (first connect done), `s DEV up` / `s DEV down` (connection
+//! state changes), `q DEV SEQ` (queued), `a DEV SEQ` (acknowledged),
+//! `f DEV SEQ` (delivery failed), `e DEV why` (gave up), `done` (closed). Lines leave the process as soon as they exist, so an
 //! abort loses at most the few being written. When stdin closes (or says
 //! `stop`), publishing stops, outstanding deliveries get `drain` to
 //! resolve, then every device closes at once.
@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use iot_sdk::{IotDevice, ServiceProperties};
+use iot_sdk::{ConnectionState, IotDevice, ServiceProperties};
 use serde_json::{Map, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
@@ -156,11 +156,31 @@ async fn device_life(
         return;
     }
     out.line(format!("c {dev}"));
+    if let Ok(state) = device.state() {
+        tokio::spawn(report_states(dev, state, out.clone()));
+    }
     let mut acks = publish(dev, &device, &args, &out, stop).await;
     let drained = tokio::time::timeout(args.drain, async {
         while acks.join_next().await.is_some() {}
     });
     let _ = drained.await;
+}
+
+/// Prints `s DEV up` and `s DEV down` when the connection comes and goes:
+/// the harness times a recovery to the first acknowledgement after `up`,
+/// not to a late PUBACK that was already on its way when the fault hit.
+async fn report_states(dev: u32, mut state: watch::Receiver<ConnectionState>, out: Output) {
+    let mut was_up = true;
+    loop {
+        let up = matches!(*state.borrow_and_update(), ConnectionState::Connected);
+        if up != was_up {
+            out.line(format!("s {dev} {}", if up { "up" } else { "down" }));
+            was_up = up;
+        }
+        if state.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Publishes reports at `args.rate` per second (or flat out) until `stop`;

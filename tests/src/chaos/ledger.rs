@@ -123,7 +123,11 @@ struct Clock {
     progress: Instant,
     /// When the last [`Ledger::mark`] was set.
     mark: Instant,
-    /// The first acknowledgement after the mark.
+    /// Whether a device reported its connection up since the mark.
+    up: bool,
+    /// The first acknowledgement after the mark and after a device's
+    /// connection came up again (acknowledgements read from the old
+    /// connection just after a fault are no recovery).
     first_ack: Option<Instant>,
     /// Devices acknowledged since the mark.
     acked_devices: HashSet<u32>,
@@ -154,6 +158,7 @@ impl Ledger {
             clock: Clock {
                 progress: now,
                 mark: now,
+                up: false,
                 first_ack: None,
                 acked_devices: HashSet::new(),
                 all_acked: None,
@@ -189,7 +194,9 @@ impl Ledger {
         }
         let clock = &mut inner.clock;
         clock.progress = now;
-        clock.first_ack.get_or_insert(now);
+        if clock.up {
+            clock.first_ack.get_or_insert(now);
+        }
         clock.acked_devices.insert(dev);
         if clock.all_acked.is_none() && clock.acked_devices.len() >= expected {
             clock.all_acked = Some(now);
@@ -206,7 +213,14 @@ impl Ledger {
 
     /// Device `dev` of `run` finished its first connect.
     pub fn connected(&self, run: u32, dev: u32) {
-        self.lock().connected.insert((run, dev));
+        let mut inner = self.lock();
+        inner.connected.insert((run, dev));
+        inner.clock.up = true;
+    }
+
+    /// A device of `run` reported its connection up again.
+    pub fn up(&self, _run: u32, _dev: u32) {
+        self.lock().clock.up = true;
     }
 
     /// How many devices of `run` finished their first connect.
@@ -241,6 +255,7 @@ impl Ledger {
         let clock = &mut inner.clock;
         clock.mark = at;
         clock.progress = clock.progress.max(at);
+        clock.up = false;
         clock.first_ack = None;
         clock.acked_devices.clear();
         clock.all_acked = None;
@@ -348,8 +363,13 @@ mod tests {
     fn the_mark_times_the_first_and_the_last_device_to_recover() {
         let ledger = Ledger::new(2);
         ledger.mark(Instant::now());
-        assert!(ledger.first_ack_since_mark().is_none());
         ledger.acked(0, 0, 0);
+        assert!(
+            ledger.first_ack_since_mark().is_none(),
+            "not reconnected yet"
+        );
+        ledger.up(0, 0);
+        ledger.acked(0, 0, 1);
         assert!(ledger.first_ack_since_mark().is_some());
         assert!(ledger.all_acked_since_mark().is_none());
         ledger.acked(0, 1, 0);
