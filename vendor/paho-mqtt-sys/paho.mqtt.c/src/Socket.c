@@ -294,7 +294,30 @@ int Socket_pair()
 int Socket_interrupt()
 {
 	FUNC_ENTRY;
+#if defined(_WIN32)
 	int rc = send(sockfd[1], "\0", 1, 0);
+#else
+	/* iot-sdk: fix for the freeze after a burst of connects/closes.
+	 * Socket_interrupt is called for every new pending connect (Socket_new)
+	 * and every close (Socket_close_only), typically by the send thread or an
+	 * API call holding mqttasync_mutex. Its byte goes into a blocking AF_UNIX
+	 * socketpair that only the receive thread drains, one byte per
+	 * Socket_getReadySocket cycle -- and the receive thread needs
+	 * mqttasync_mutex between cycles. A burst of ~280 opens/closes (e.g. a
+	 * few hundred clients reconnecting after a broker restart) fills the
+	 * pair's send buffer (1-byte skbs against the ~208 KiB sndbuf), send()
+	 * blocks with mqttasync_mutex held, the receive thread waits for that
+	 * mutex and nothing ever drains the pair: every Paho thread and every
+	 * API call is stuck. The write only means "wake up the poll()": if the
+	 * pair is full, a wake-up is already pending, so it is correct to drop
+	 * this byte instead of waiting. MSG_DONTWAIT makes the send fail with
+	 * EAGAIN then (MSG_NOSIGNAL: never SIGPIPE). */
+#if defined(MSG_NOSIGNAL)
+	int rc = send(sockfd[1], "\0", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+#else
+	int rc = send(sockfd[1], "\0", 1, MSG_DONTWAIT);
+#endif
+#endif
 	FUNC_EXIT_RC(rc);
 	return rc;
 }
