@@ -1,45 +1,33 @@
-//! The task that owns the paho client: connect, subscribe, stream the outbox,
-//! notice losses, back off and reconnect, close.
-//!
-//! paho's callbacks run on its own threads; they only send to tokio channels.
+//! The backend-neutral session: connect, subscribe, stream the outbox, notice
+//! losses, back off and reconnect, close. One MQTT connection at a time comes from
+//! a backend (see `backend.rs`).
 
 use std::fmt;
 use std::future::{Future, pending};
 use std::mem;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use paho_mqtt as paho;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tracing::{debug, info, warn};
 
+use super::backend::{Attempt, Backend, Connection, Hooks, Publish};
 use super::backoff::Backoff;
 use super::outbox::Outbox;
 use super::{
     ConnectionState, CredentialsFn, Inbound, OutboxConfig, OverflowPolicy, QoS, StopReason,
-    TransportConfig, tls,
+    TransportConfig, stop_reason,
 };
 use crate::error::{Error, Result};
-use crate::protocol::auth::Credentials;
-use tls::Diagnosis;
 
-/// Extra time given to paho's own connect timeout before the driver gives up on it.
-const CONNECT_GRACE: Duration = Duration::from_secs(5);
 /// Time allowed to send DISCONNECT on close.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Longest wait for paho to release a connect token before a client is leaked
-/// instead of destroyed (paho's own connect timeout ends it much sooner).
-const RELEASE_LIMIT: Duration = Duration::from_secs(120);
-/// Granted-QoS value of a refused subscription in a SUBACK.
-const SUBACK_FAILURE: i32 = 0x80;
-/// What the notes call a lost connection when paho gives no cause.
-const LOST: &str = "connection lost";
 
 /// A message in the outbox.
 #[derive(Debug)]
@@ -122,7 +110,7 @@ pub(super) enum Command {
 #[derive(Clone, Copy)]
 enum Link<'a> {
     /// Connected: subscriptions go out at once.
-    Up(&'a paho::AsyncClient),
+    Up(&'a Connection),
     /// Connecting: subscriptions wait until the connection is up.
     Connecting,
     /// Waiting to reconnect: subscriptions are only remembered.
@@ -136,17 +124,9 @@ struct Closing {
     replies: Vec<oneshot::Sender<Result<()>>>,
 }
 
-/// A paho client and the signal that paho let go of its connect token.
-struct Client {
-    client: paho::AsyncClient,
-    /// Disconnected once the connect token, the only paho object holding a clone of
-    /// the client, is gone.
-    released: std::sync::mpsc::Receiver<()>,
-}
-
 /// How one connection attempt ended.
-enum Attempt {
-    Up(Client),
+enum Outcome {
+    Up(Connection),
     Failed(String),
     Fatal(StopReason),
     Closed,
@@ -158,26 +138,23 @@ enum Served {
     Closed,
 }
 
-type Deliveries = FuturesUnordered<BoxFuture<'static, (u64, paho::Result<()>)>>;
+type Deliveries = FuturesUnordered<BoxFuture<'static, (u64, std::result::Result<(), String>)>>;
 
 pub(super) struct Driver {
+    /// The backend, or why none can be used.
+    backend: std::result::Result<Backend, StopReason>,
     config: TransportConfig,
-    uri: String,
     credentials: CredentialsFn,
     shared: Arc<Shared>,
     commands: mpsc::UnboundedReceiver<Command>,
     handles_alive: bool,
     /// Subscription requests received while connecting.
     deferred: Vec<Command>,
-    /// Connection losses reported by paho, tagged with the attempt's generation.
-    lost_tx: mpsc::UnboundedSender<u64>,
-    lost_rx: mpsc::UnboundedReceiver<u64>,
-    /// Set by paho's message callback: the broker was heard from.
+    /// Set by the connection whenever the broker was heard from.
     heard: Arc<AtomicBool>,
     inbound: mpsc::UnboundedSender<Inbound>,
     state: watch::Sender<ConnectionState>,
     filters: Vec<String>,
-    generation: u64,
     closing: Option<Closing>,
     connected_before: bool,
     lost_at: Option<SystemTime>,
@@ -185,6 +162,7 @@ pub(super) struct Driver {
 
 impl Driver {
     pub(super) fn new(
+        backend: Result<Backend>,
         config: TransportConfig,
         credentials: CredentialsFn,
         shared: Arc<Shared>,
@@ -192,9 +170,8 @@ impl Driver {
         inbound: mpsc::UnboundedSender<Inbound>,
         state: watch::Sender<ConnectionState>,
     ) -> Self {
-        let (lost_tx, lost_rx) = mpsc::unbounded_channel();
         Self {
-            uri: config.uri(),
+            backend: backend.map_err(stop_reason),
             filters: config.subscriptions.clone(),
             config,
             credentials,
@@ -202,12 +179,9 @@ impl Driver {
             commands,
             handles_alive: true,
             deferred: Vec::new(),
-            lost_tx,
-            lost_rx,
             heard: Arc::new(AtomicBool::new(false)),
             inbound,
             state,
-            generation: 0,
             closing: None,
             connected_before: false,
             lost_at: None,
@@ -221,6 +195,10 @@ impl Driver {
     }
 
     async fn run_until_stopped(&mut self) -> StopReason {
+        let backend = match &self.backend {
+            Ok(backend) => *backend,
+            Err(unusable) => return unusable.clone(),
+        };
         if let Err(error) = self.validate().await {
             return stop_reason(error);
         }
@@ -228,13 +206,13 @@ impl Driver {
         let backoff = Backoff::new(reconnect.min_backoff, reconnect.max_backoff);
         let mut retry = 0;
         loop {
-            let failure = match self.attempt().await {
-                Attempt::Up(client) => {
+            let failure = match self.attempt(backend).await {
+                Outcome::Up(mut connection) => {
                     // A successful connection restarts the backoff: a link that keeps
                     // coming back must not ratchet the delay up to its cap.
                     retry = 0;
-                    let served = self.serve(&client.client).await;
-                    dispose(client);
+                    let served = self.serve(&mut connection).await;
+                    drop(connection);
                     match served {
                         Served::Closed => return StopReason::Closed,
                         Served::Lost(why) => {
@@ -243,9 +221,9 @@ impl Driver {
                         }
                     }
                 }
-                Attempt::Failed(failure) => failure,
-                Attempt::Fatal(reason) => return reason,
-                Attempt::Closed => return StopReason::Closed,
+                Outcome::Failed(failure) => failure,
+                Outcome::Fatal(reason) => return reason,
+                Outcome::Closed => return StopReason::Closed,
             };
             if !reconnect.enabled {
                 return StopReason::Connection(failure);
@@ -285,199 +263,54 @@ impl Driver {
 
     /// One connection attempt with a new client and fresh credentials, up to the
     /// subscription of every remembered filter.
-    async fn attempt(&mut self) -> Attempt {
-        self.generation += 1;
+    async fn attempt(&mut self, backend: Backend) -> Outcome {
         let credentials = (self.credentials)();
-        let (client, options) = match self.new_client(&credentials) {
-            Ok(created) => created,
-            Err(error) => return Attempt::Fatal(stop_reason(error)),
-        };
         info!(
             "connecting to {} as {}…",
             self.config.display_uri(),
             credentials.username
         );
-        // paho's calls take its global lock, which its own threads may hold: never on
-        // a runtime thread. The callbacks own the release signal: they are dropped
-        // with the connect token.
-        let (release, released) = std::sync::mpsc::channel::<()>();
-        let starting = client.clone();
-        let connecting = tokio::task::spawn_blocking(move || {
-            let on_failure = release.clone();
-            starting.connect_with_callbacks(
-                options,
-                move |_, _| {
-                    let _owned = &release;
-                },
-                move |_, _, _| {
-                    let _owned = &on_failure;
-                },
-            )
-        });
-        let client = Client { client, released };
-        let limit = self.config.connect_timeout + CONNECT_GRACE;
-        let connect = async {
-            match connecting.await {
-                Ok(token) => token.await,
-                Err(e) => Err(paho::Error::General(if e.is_panic() {
-                    "the MQTT client panicked while connecting"
-                } else {
-                    "connecting was cancelled"
-                })),
-            }
+        let hooks = Hooks {
+            inbound: self.inbound.clone(),
+            heard: Arc::clone(&self.heard),
         };
-        let outcome = match self
-            .offline(Link::Connecting, timeout(limit, connect))
-            .await
-        {
-            None => Attempt::Closed,
-            Some(Err(_)) => Attempt::Failed(format!("no CONNACK within {limit:?}")),
-            Some(Ok(Err(error))) => self.classify(error).await,
-            Some(Ok(Ok(_))) => match self.subscribe_all(&client.client).await {
-                None => Attempt::Closed,
-                Some(Err(failure)) => Attempt::Failed(failure),
-                Some(Ok(())) => return Attempt::Up(client),
+        let config = self.config.clone();
+        let connecting = Connection::connect(backend, &config, &credentials, &hooks);
+        let outcome = match self.offline(Link::Connecting, connecting).await {
+            None => Outcome::Closed,
+            Some(Err(Attempt::Fatal(reason))) => Outcome::Fatal(reason),
+            Some(Err(Attempt::Failed(why))) => Outcome::Failed(why),
+            Some(Ok(connection)) => match self.subscribe_all(&connection).await {
+                None => Outcome::Closed,
+                Some(Err(failure)) => Outcome::Failed(failure),
+                Some(Ok(())) => return Outcome::Up(connection),
             },
         };
-        dispose(client);
         match outcome {
-            Attempt::Failed(why) => Attempt::Failed(format!("connection failed ({why})")),
+            Outcome::Failed(why) => Outcome::Failed(format!("connection failed ({why})")),
             other => other,
         }
     }
 
-    /// A new paho client for `credentials`, with callbacks set, and its connect options.
-    fn new_client(
-        &self,
-        credentials: &Credentials,
-    ) -> Result<(paho::AsyncClient, paho::ConnectOptions)> {
-        if credentials.username.contains('\0') {
-            return Err(Error::Config("the user name contains NUL".into()));
-        }
-        // paho never holds more than the publishes we hand it: at most max_inflight.
-        let buffered = i32::try_from(self.config.max_inflight).unwrap_or(i32::MAX);
-        let client = paho::CreateOptionsBuilder::new()
-            .server_uri(&self.uri)
-            .client_id(&credentials.client_id)
-            .persistence(paho::PersistenceType::None)
-            .mqtt_version(paho::MQTT_VERSION_3_1_1)
-            .max_buffered_messages(buffered)
-            .create_client()
-            .map_err(|e| {
-                Error::Config(format!(
-                    "cannot create an MQTT client for {}: {e}",
-                    self.uri
-                ))
-            })?;
-        let (inbound, heard) = (self.inbound.clone(), Arc::clone(&self.heard));
-        client.set_message_callback(move |_, message| {
-            if let Some(message) = message {
-                heard.store(true, Ordering::Relaxed);
-                let _ = inbound.send(Inbound::Message {
-                    topic: message.topic().to_owned(),
-                    payload: message.payload().to_vec(),
-                });
-            }
-        });
-        let (lost, generation) = (self.lost_tx.clone(), self.generation);
-        client.set_connection_lost_callback(move |_| {
-            let _ = lost.send(generation);
-        });
-
-        let mut options = paho::ConnectOptionsBuilder::with_mqtt_version(paho::MQTT_VERSION_3_1_1);
-        options
-            .clean_session(true)
-            .keep_alive_interval(self.config.keep_alive)
-            .connect_timeout(self.config.connect_timeout)
-            .max_inflight(buffered)
-            .user_name(credentials.username.as_str());
-        if let Some(password) = &credentials.password {
-            options.password(password.as_str());
-        }
-        if let Some(tls) = &self.config.tls {
-            options.ssl_options(tls::ssl_options(tls)?);
-        }
-        Ok((client, options.finalize()))
-    }
-
-    /// Sorts a failed connect into "retry" and "stop".
-    async fn classify(&mut self, error: paho::Error) -> Attempt {
-        use paho::ConnectReturnCode::BadUserNameOrPassword;
-        match error {
-            paho::Error::ConnectReturn(BadUserNameOrPassword) => {
-                Attempt::Fatal(StopReason::AuthenticationFailed(self.refusal()))
-            }
-            paho::Error::ConnectReturn(code) => Attempt::Failed(format!(
-                "connection refused: {code} (CONNACK {})",
-                code as u8
-            )),
-            paho::Error::TcpTlsConnectFailure | paho::Error::TcpConnectCompletionFailure => {
-                match self.diagnose().await {
-                    Some(Diagnosis::Rejected(why)) => Attempt::Fatal(StopReason::Tls(why)),
-                    Some(Diagnosis::Unreachable(why)) => Attempt::Failed(why),
-                    Some(Diagnosis::Unknown) => Attempt::Failed(error.to_string()),
-                    None => Attempt::Closed,
-                }
-            }
-            other => Attempt::Failed(other.to_string()),
-        }
-    }
-
-    /// What CONNACK 4 means for these credentials.
-    fn refusal(&self) -> String {
-        let with_certificate = self
-            .config
-            .tls
-            .as_ref()
-            .is_some_and(|tls| tls.client_cert.is_some());
-        if with_certificate {
-            "device id or certificate not accepted (CONNACK 4)".into()
-        } else {
-            "wrong device id or secret (CONNACK 4)".into()
-        }
-    }
-
-    /// Replays a failed connect on a bare socket to learn why paho gave up:
-    /// the server is unreachable, or refused TLS. `None` when closed meanwhile.
-    async fn diagnose(&mut self) -> Option<Diagnosis> {
-        let (host, port) = (self.config.host.clone(), self.config.port);
-        let (tls, limit) = (self.config.tls.clone(), self.config.connect_timeout);
-        let diagnosis =
-            tokio::task::spawn_blocking(move || tls::diagnose(&host, port, tls.as_ref(), limit));
-        let diagnosis = self.offline(Link::Connecting, diagnosis).await?;
-        Some(diagnosis.unwrap_or(Diagnosis::Unknown))
-    }
-
     /// Subscribes every remembered filter; `None` when closed meanwhile.
-    async fn subscribe_all(&mut self, client: &paho::AsyncClient) -> Option<Result<(), String>> {
+    async fn subscribe_all(&mut self, connection: &Connection) -> Option<Result<(), String>> {
         if self.filters.is_empty() {
             return Some(Ok(()));
         }
-        let filters = self.filters.clone();
         let limit = self.config.connect_timeout;
-        let token = client.subscribe_many_same_qos(&filters, QoS::AtLeastOnce.level());
+        let subscribing = connection.subscribe_all(&self.filters);
         match self
-            .offline(Link::Connecting, timeout(limit, token))
+            .offline(Link::Connecting, timeout(limit, subscribing))
             .await?
         {
             Err(_) => Some(Err(format!("no SUBACK within {limit:?}"))),
-            Ok(Ok(response)) => {
-                let granted = response.subscribe_many_response().unwrap_or_default();
-                for (filter, _) in filters
-                    .iter()
-                    .zip(granted)
-                    .filter(|(_, q)| *q == SUBACK_FAILURE)
-                {
+            Ok(Ok(refused)) => {
+                for filter in refused {
                     warn!(filter, "the broker refused a subscription");
                 }
                 Some(Ok(()))
             }
-            // paho reports a lone refused filter as a plain failure.
-            Ok(Err(paho::Error::Failure)) => {
-                warn!(filters = ?filters, "the broker refused a subscription");
-                Some(Ok(()))
-            }
-            Ok(Err(error)) => Some(Err(format!("subscribing failed: {error}"))),
+            Ok(Err(failure)) => Some(Err(failure)),
         }
     }
 
@@ -495,8 +328,7 @@ impl Driver {
     }
 
     /// Serves a connection until it is lost or the transport closes.
-    async fn serve(&mut self, client: &paho::AsyncClient) -> Served {
-        let generation = self.generation;
+    async fn serve(&mut self, connection: &mut Connection) -> Served {
         let up = if self.connected_before {
             "reconnected"
         } else {
@@ -510,7 +342,7 @@ impl Driver {
         });
         self.connected_before = true;
         for command in mem::take(&mut self.deferred) {
-            self.on_command(Some(command), Link::Up(client));
+            self.on_command(Some(command), Link::Up(connection));
         }
         let mut deliveries = Deliveries::new();
         let mut link_dead = false;
@@ -518,7 +350,7 @@ impl Driver {
         let mut progress = Instant::now();
         let silence = self.config.keep_alive;
         loop {
-            link_dead = link_dead || self.pump(client, &mut deliveries);
+            link_dead = link_dead || self.pump(connection, &mut deliveries);
             if deliveries.is_empty() {
                 progress = Instant::now();
             }
@@ -537,9 +369,7 @@ impl Driver {
                     }
                 }
                 () = self.shared.work.notified() => {}
-                Some(lost) = self.lost_rx.recv() => if lost == generation {
-                    return Served::Lost(LOST.to_owned());
-                },
+                why = connection.lost() => return Served::Lost(why),
                 () = sleep_until_some(stalled) => {
                     if self.heard.swap(false, Ordering::Relaxed) {
                         progress = Instant::now();
@@ -551,58 +381,44 @@ impl Driver {
                     }
                 }
                 command = self.commands.recv(), if self.handles_alive => {
-                    self.on_command(command, Link::Up(client));
+                    self.on_command(command, Link::Up(connection));
                 }
                 () = sleep_until_some(due) => {
-                    let disconnecting = client.clone();
-                    let token = tokio::task::spawn_blocking(move || disconnecting.disconnect(None));
-                    let _ = timeout(DISCONNECT_TIMEOUT, async {
-                        if let Ok(token) = token.await {
-                            let _ = token.await;
-                        }
-                    })
-                    .await;
+                    connection.disconnect(DISCONNECT_TIMEOUT).await;
                     return Served::Closed;
                 }
             }
         }
     }
 
-    /// Hands pending messages to paho up to `max_inflight`; `true` when paho says the
-    /// connection is gone (sending resumes on the next connection).
-    fn pump(&self, client: &paho::AsyncClient, deliveries: &mut Deliveries) -> bool {
+    /// Hands pending messages to the connection up to `max_inflight`; `true` when it
+    /// says the connection is gone (sending resumes on the next connection).
+    fn pump(&self, connection: &Connection, deliveries: &mut Deliveries) -> bool {
         let mut outbox = self.shared.outbox();
         while outbox.in_flight() < self.config.max_inflight {
             let Some((seq, next)) = outbox.start_next() else {
                 break;
             };
-            let message = paho::Message::new(
-                next.topic.as_str(),
-                next.payload.as_slice(),
-                next.qos.level(),
-            );
-            match client.try_publish(message) {
-                Ok(token) => deliveries.push(Box::pin(async move { (seq, token.await) })),
-                Err(paho::Error::Publish(rc, _)) => match paho::Error::from(rc) {
-                    paho::Error::Disconnected => {
-                        outbox.unstart(seq);
-                        return true;
-                    }
-                    // paho's buffer is sized to our window: a completion will free it.
-                    paho::Error::MaxBufferedMessages => {
-                        outbox.unstart(seq);
-                        return false;
-                    }
-                    error => self.refuse(&mut outbox, seq, &error),
-                },
-                Err(error) => self.refuse(&mut outbox, seq, &error),
+            match connection.publish(&next.topic, &next.payload, next.qos) {
+                Publish::Sent(acknowledged) => {
+                    deliveries.push(Box::pin(async move { (seq, acknowledged.await) }));
+                }
+                Publish::Disconnected => {
+                    outbox.unstart(seq);
+                    return true;
+                }
+                Publish::Busy => {
+                    outbox.unstart(seq);
+                    return false;
+                }
+                Publish::Refused(error) => self.refuse(&mut outbox, seq, &error),
             }
         }
         false
     }
 
-    /// Fails a message paho will never take (it is malformed for the C library).
-    fn refuse(&self, outbox: &mut Outbox<Outgoing>, seq: u64, error: &paho::Error) {
+    /// Fails a message the client will never take (it is malformed for it).
+    fn refuse(&self, outbox: &mut Outbox<Outgoing>, seq: u64, error: &str) {
         warn!(%error, "the MQTT client refused a message; dropping it");
         if let Some(refused) = outbox.complete(seq) {
             refused.fail(Error::Connection(format!(
@@ -613,7 +429,7 @@ impl Driver {
     }
 
     /// Settles an acknowledged message, or queues an unacknowledged one again.
-    fn delivered(&self, seq: u64, result: paho::Result<()>) {
+    fn delivered(&self, seq: u64, result: std::result::Result<(), String>) {
         let mut outbox = self.shared.outbox();
         match result {
             Ok(()) => {
@@ -669,17 +485,12 @@ impl Driver {
                 if !self.filters.contains(&filter) {
                     self.filters.push(filter.clone());
                 }
-                let ack = client.map(|c| {
-                    subscribed(
-                        c.subscribe(filter.as_str(), QoS::AtLeastOnce.level()),
-                        filter,
-                    )
-                });
+                let ack = client.map(|c| c.subscribe(filter));
                 let _ = reply.send(ack);
             }
             Command::Unsubscribe { filter, reply } => {
                 self.filters.retain(|f| *f != filter);
-                let ack = client.map(|c| unsubscribed(c.unsubscribe(filter.as_str())));
+                let ack = client.map(|c| c.unsubscribe(filter));
                 let _ = reply.send(ack);
             }
             Command::Close {
@@ -747,78 +558,6 @@ impl Driver {
     }
 }
 
-/// The broker's answer to one subscription.
-fn subscribed(token: paho::Token, filter: String) -> BoxFuture<'static, Result<()>> {
-    Box::pin(async move {
-        let refused = || {
-            Err(Error::Connection(format!(
-                "the broker refused the subscription to {filter}"
-            )))
-        };
-        match token.await {
-            Ok(response) if response.subscribe_response() == Some(SUBACK_FAILURE) => refused(),
-            // paho reports a refused filter (SUBACK 0x80) as a plain failure.
-            Err(paho::Error::Failure) => refused(),
-            Ok(_) => Ok(()),
-            Err(error) => {
-                debug!(filter, %error, "subscription left to the next connection");
-                Ok(())
-            }
-        }
-    })
-}
-
-/// The broker's answer to an unsubscription; a dropped connection forgot it anyway.
-fn unsubscribed(token: paho::Token) -> BoxFuture<'static, Result<()>> {
-    Box::pin(async move {
-        if let Err(error) = token.await {
-            debug!(%error, "unsubscription not acknowledged");
-        }
-        Ok(())
-    })
-}
-
-/// Hands a client to the one disposal thread, which destroys it (paho joins its
-/// threads: up to about a second) once paho let go of its connect token.
-///
-/// paho's connect token holds a clone of the client, and paho's callback thread
-/// drops its reference to the token only after waking us. Were that the last clone,
-/// the client would be destroyed on paho's own callback thread, which then hangs or
-/// uses freed memory (seen here: a stream that never ended). The token's callbacks
-/// own the sender of `released`: its disconnection proves the token, and so that
-/// clone, is gone. No other paho object holds a client.
-fn dispose(client: Client) {
-    static DISPOSAL: OnceLock<Mutex<std::sync::mpsc::Sender<Client>>> = OnceLock::new();
-    let sender = DISPOSAL.get_or_init(|| {
-        let (sender, clients) = std::sync::mpsc::channel::<Client>();
-        let spawned = std::thread::Builder::new()
-            .name("iot-sdk-paho-disposal".into())
-            .spawn(move || {
-                for Client { client, released } in clients {
-                    match released.recv_timeout(RELEASE_LIMIT) {
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                            warn!("paho kept a connect token for {RELEASE_LIMIT:?}; leaking its client");
-                            mem::forget(client);
-                        }
-                        _ => drop(client),
-                    }
-                }
-            });
-        if let Err(error) = spawned {
-            warn!(%error, "cannot start the MQTT client disposal thread; clients will leak");
-        }
-        Mutex::new(sender)
-    });
-    let sent = sender
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .send(client);
-    if let Err(unsent) = sent {
-        // No disposal thread: leaking is safe, destroying here is not.
-        mem::forget(unsent.0);
-    }
-}
-
 /// `4 s`, `1.5 s`: a delay as a person reads it.
 fn seconds(delay: Duration) -> String {
     let tenths = delay.as_millis().div_ceil(100);
@@ -833,15 +572,6 @@ async fn sleep_until_some(at: Option<Instant>) {
     match at {
         Some(at) => sleep_until(at).await,
         None => pending().await,
-    }
-}
-
-fn stop_reason(error: Error) -> StopReason {
-    match error {
-        Error::Tls(why) => StopReason::Tls(why),
-        Error::Authentication(why) => StopReason::AuthenticationFailed(why),
-        Error::Config(why) => StopReason::Config(why),
-        other => StopReason::Config(other.to_string()),
     }
 }
 

@@ -1,7 +1,8 @@
-//! The MQTT transport over paho-mqtt: the only code in the SDK that touches paho.
+//! The MQTT transport: the only code in the SDK that touches an MQTT client library.
 //!
-//! [`Transport`] is a cheap handle to a driver task that owns the paho client. The
-//! driver connects with fresh [`Credentials`] for every attempt (IoTDA passwords embed
+//! [`Transport`] is a cheap handle to a driver task (the backend-neutral session,
+//! `driver.rs`) that owns one connection at a time of a backend (`backend.rs`; today
+//! paho-mqtt, `paho.rs`). The driver connects with fresh [`Credentials`] for every attempt (IoTDA passwords embed
 //! the hour), reconnects with the backoff of the protocol notes (§1.10), subscribes the
 //! remembered filters after every CONNACK and streams the SDK-owned outbox: a bounded,
 //! ordered queue where every publish waits until the broker acknowledged it. QoS 1
@@ -29,10 +30,12 @@
 //!   (eclipse-paho/paho.mqtt.c#1621). Seen here when a broker was stopped in the
 //!   middle of a fast stream.
 
+mod backend;
 mod backoff;
 mod config;
 mod driver;
 mod outbox;
+mod paho;
 mod tls;
 
 #[cfg(test)]
@@ -52,6 +55,7 @@ pub use config::{
 
 use crate::error::{Error, Result};
 use crate::protocol::auth::Credentials;
+use backend::Backend;
 use driver::{Command, Driver, Outgoing, Shared};
 use outbox::Push;
 
@@ -69,6 +73,7 @@ pub enum QoS {
 }
 
 impl QoS {
+    /// The QoS number of the MQTT packets.
     fn level(self) -> i32 {
         match self {
             QoS::AtMostOnce => 0,
@@ -190,7 +195,18 @@ impl Transport {
     /// `credentials` is called for every connection attempt. The configuration is
     /// validated first: an invalid one stops the transport, and [`Transport::connect`]
     /// reports why.
+    ///
+    /// The MQTT backend is `IOT_SDK_MQTT_BACKEND` when set, else the default one.
     pub fn start(
+        config: TransportConfig,
+        credentials: CredentialsFn,
+    ) -> (Transport, mpsc::UnboundedReceiver<Inbound>) {
+        Self::start_on(Backend::from_env(), config, credentials)
+    }
+
+    /// [`Transport::start`] on `backend`; an error stops the transport at once.
+    pub(crate) fn start_on(
+        backend: Result<Backend>,
         config: TransportConfig,
         credentials: CredentialsFn,
     ) -> (Transport, mpsc::UnboundedReceiver<Inbound>) {
@@ -199,6 +215,7 @@ impl Transport {
         let (state_tx, state) = watch::channel(ConnectionState::Connecting);
         let shared = Arc::new(Shared::new(config.outbox));
         let driver = Driver::new(
+            backend,
             config,
             credentials,
             Arc::clone(&shared),
@@ -338,5 +355,15 @@ impl Transport {
             Some(acknowledged) => acknowledged.await,
             None => Ok(()),
         }
+    }
+}
+
+/// The stop reason of an error found before or while connecting.
+fn stop_reason(error: Error) -> StopReason {
+    match error {
+        Error::Tls(why) => StopReason::Tls(why),
+        Error::Authentication(why) => StopReason::AuthenticationFailed(why),
+        Error::Config(why) => StopReason::Config(why),
+        other => StopReason::Config(other.to_string()),
     }
 }

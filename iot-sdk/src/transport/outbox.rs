@@ -32,7 +32,8 @@ pub(crate) struct Outbox<T> {
     capacity: usize,
     /// Items waiting to be sent (again), ordered by sequence number; `true` when sent before.
     pending: VecDeque<(u64, T, bool)>,
-    in_flight: BTreeMap<u64, T>,
+    /// Items handed to the client; `true` when sent on an earlier attempt.
+    in_flight: BTreeMap<u64, (T, bool)>,
     next_seq: u64,
     closed: bool,
 }
@@ -89,29 +90,30 @@ impl<T> Outbox<T> {
 
     /// Moves the oldest pending item in flight and returns it with its sequence number.
     pub(crate) fn start_next(&mut self) -> Option<(u64, &T)> {
-        let (seq, item, _) = self.pending.pop_front()?;
-        Some((seq, self.in_flight.entry(seq).or_insert(item)))
+        let (seq, item, sent) = self.pending.pop_front()?;
+        let (item, _) = self.in_flight.entry(seq).or_insert((item, sent));
+        Some((seq, item))
     }
 
     /// Removes the acknowledged in-flight item `seq`.
     pub(crate) fn complete(&mut self, seq: u64) -> Option<T> {
-        self.in_flight.remove(&seq)
+        self.in_flight.remove(&seq).map(|(item, _)| item)
     }
 
     /// Puts in-flight item `seq` back among the pending ones, in its original place.
     pub(crate) fn retry(&mut self, seq: u64) {
-        if let Some(item) = self.in_flight.remove(&seq) {
+        if let Some((item, _)) = self.in_flight.remove(&seq) {
             let at = self.pending.partition_point(|(s, _, _)| *s < seq);
             self.pending.insert(at, (seq, item, true));
         }
     }
 
     /// Puts in-flight item `seq`, which the client did not take, back in its
-    /// original place as never sent.
+    /// original place, sent before or not as it was.
     pub(crate) fn unstart(&mut self, seq: u64) {
-        if let Some(item) = self.in_flight.remove(&seq) {
+        if let Some((item, sent)) = self.in_flight.remove(&seq) {
             let at = self.pending.partition_point(|(s, _, _)| *s < seq);
-            self.pending.insert(at, (seq, item, false));
+            self.pending.insert(at, (seq, item, sent));
         }
     }
 
@@ -238,6 +240,20 @@ mod tests {
         assert_eq!(send(&mut outbox, 10), [(0, "a"), (4, "e"), (5, "f")]);
         outbox.retry_all();
         assert_eq!(outbox.push("g", DropOldest), Push::Full("g"));
+    }
+
+    #[test]
+    fn an_item_the_client_did_not_take_keeps_its_history() {
+        let mut outbox = filled(2, &["a", "b"]);
+        send(&mut outbox, 1);
+        outbox.retry(0);
+        // Offered again to a client that is gone: still sent once before.
+        send(&mut outbox, 1);
+        outbox.unstart(0);
+        assert_eq!(outbox.push("c", DropOldest), Push::Evicted("b"));
+        send(&mut outbox, 1);
+        outbox.unstart(0);
+        assert_eq!(outbox.push("d", DropOldest), Push::Evicted("c"));
     }
 
     #[test]

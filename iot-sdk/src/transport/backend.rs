@@ -1,0 +1,168 @@
+//! The seam between the backend-neutral session (`driver.rs`: reconnects, backoff,
+//! outbox, close, state, subscriptions) and an MQTT client library: one MQTT
+//! connection.
+//!
+//! A backend connects with the credentials of one attempt and either yields a
+//! [`Connection`] or says whether retrying can help ([`Attempt`]). A connection
+//! subscribes, publishes (QoS 0 or 1, each with a future resolved by the broker's
+//! acknowledgement), signals its loss and disconnects. Inbound messages go straight
+//! to the session's [`Hooks`].
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+
+use super::{Inbound, QoS, StopReason, TransportConfig};
+use crate::error::{Error, Result};
+use crate::protocol::auth::Credentials;
+
+/// The environment variable that picks the backend of transports started without one.
+pub(crate) const BACKEND_VARIABLE: &str = "IOT_SDK_MQTT_BACKEND";
+
+/// The MQTT client library a transport runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// paho-mqtt: Paho C with OpenSSL.
+    Paho,
+}
+
+impl Backend {
+    /// The backend of transports started without one: `IOT_SDK_MQTT_BACKEND` when set
+    /// to a compiled-in backend, else the first compiled in (paho before rumqtt).
+    pub(crate) fn from_env() -> Result<Backend> {
+        match std::env::var(BACKEND_VARIABLE) {
+            Ok(name) if !name.is_empty() => name.parse(),
+            _ => Ok(Backend::Paho),
+        }
+    }
+}
+
+impl FromStr for Backend {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Backend> {
+        match name {
+            "paho" => Ok(Backend::Paho),
+            other => Err(Error::Config(format!(
+                "{BACKEND_VARIABLE}: `{other}` is not a compiled-in MQTT backend (paho)"
+            ))),
+        }
+    }
+}
+
+/// Where a connection delivers what it hears.
+pub(super) struct Hooks {
+    /// Inbound messages, in order.
+    pub(super) inbound: mpsc::UnboundedSender<Inbound>,
+    /// Set whenever the broker was heard from (a message arrived).
+    pub(super) heard: Arc<AtomicBool>,
+}
+
+/// How a connection attempt failed.
+pub(super) enum Attempt {
+    /// Retrying may help (unreachable, timeout, a refusal other than CONNACK 4).
+    Failed(String),
+    /// Retrying cannot help: bad credentials, an untrusted server, a bad setting.
+    Fatal(StopReason),
+}
+
+/// What became of a message handed to a connection.
+pub(super) enum Publish {
+    /// Sent: resolves when the broker acknowledged it (QoS 0: when written), or
+    /// fails when it will not be (the session sends it again).
+    Sent(BoxFuture<'static, std::result::Result<(), String>>),
+    /// The connection is gone; the message was not taken.
+    Disconnected,
+    /// The client holds as many messages as it takes; the message was not taken.
+    Busy,
+    /// The client can never send this message.
+    Refused(String),
+}
+
+/// The broker's answer to a subscription or an unsubscription.
+pub(super) type Subscribed = BoxFuture<'static, Result<()>>;
+
+/// One MQTT connection of one backend.
+pub(super) enum Connection {
+    /// Over paho-mqtt.
+    Paho(super::paho::Connection),
+}
+
+impl Connection {
+    /// Connects with `credentials` (a new client per attempt).
+    pub(super) async fn connect(
+        backend: Backend,
+        config: &TransportConfig,
+        credentials: &Credentials,
+        hooks: &Hooks,
+    ) -> std::result::Result<Connection, Attempt> {
+        match backend {
+            Backend::Paho => super::paho::Connection::connect(config, credentials, hooks)
+                .await
+                .map(Connection::Paho),
+        }
+    }
+
+    /// Subscribes `filters` at QoS 1; answers the filters the broker refused.
+    pub(super) fn subscribe_all(
+        &self,
+        filters: &[String],
+    ) -> BoxFuture<'static, std::result::Result<Vec<String>, String>> {
+        match self {
+            Connection::Paho(c) => c.subscribe_all(filters),
+        }
+    }
+
+    /// Subscribes one filter at QoS 1: a refusal is [`Error::Connection`], a lost
+    /// connection is `Ok` (the filter is subscribed again after reconnecting).
+    pub(super) fn subscribe(&self, filter: String) -> Subscribed {
+        match self {
+            Connection::Paho(c) => c.subscribe(filter),
+        }
+    }
+
+    /// Unsubscribes one filter.
+    pub(super) fn unsubscribe(&self, filter: String) -> Subscribed {
+        match self {
+            Connection::Paho(c) => c.unsubscribe(filter),
+        }
+    }
+
+    /// Hands one message to the client.
+    pub(super) fn publish(&self, topic: &str, payload: &[u8], qos: QoS) -> Publish {
+        match self {
+            Connection::Paho(c) => c.publish(topic, payload, qos),
+        }
+    }
+
+    /// Resolves when the connection is lost, with why.
+    pub(super) async fn lost(&mut self) -> String {
+        match self {
+            Connection::Paho(c) => c.lost().await,
+        }
+    }
+
+    /// Sends DISCONNECT, waiting at most `limit`.
+    pub(super) async fn disconnect(&self, limit: Duration) {
+        match self {
+            Connection::Paho(c) => c.disconnect(limit).await,
+        }
+    }
+}
+
+/// What CONNACK 4 means for these settings (the same words for every backend).
+pub(super) fn refusal(config: &TransportConfig) -> String {
+    let with_certificate = config
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.client_cert.is_some());
+    if with_certificate {
+        "device id or certificate not accepted (CONNACK 4)".into()
+    } else {
+        "wrong device id or secret (CONNACK 4)".into()
+    }
+}
