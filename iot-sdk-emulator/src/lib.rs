@@ -28,7 +28,9 @@
 //!   the password its HMAC-SHA256 (or, for an X.509 device, the TLS client
 //!   certificate the registered one), and with flag 1 the timestamp within
 //!   one hour of the platform's UTC hour; else CONNACK 4. A second login of a
-//!   device closes the first connection.
+//!   device closes the first connection. After 5 CONNACK-4 failures of a
+//!   device (100 from an address) within a minute, its logins get CONNACK 5
+//!   until the window has passed, whatever the password ([`LoginLimits`]).
 //! * **Subscriptions** (§1.9): the platform subscribes each device to its
 //!   system downlinks itself (QoS 1); explicit subscriptions are harmless
 //!   within the device's own `$oc/devices/{device_id}` subtree (a gateway's
@@ -63,6 +65,7 @@ mod ota;
 mod platform;
 mod registry;
 mod shadow;
+mod throttle;
 mod trace;
 
 use std::io;
@@ -79,6 +82,7 @@ pub use file_manager::{BUCKET_NAME, URL_EXPIRE, object_name};
 pub use http::{MAX_UPLOAD, PACKAGE_EXPIRES, PackageInfo, ServedRequest};
 pub use platform::DeviceEvent;
 pub use registry::{Credential, DeviceRegistration, DeviceStatus};
+pub use throttle::LoginLimits;
 pub use trace::{Direction, TRACE_CAPACITY, TRACE_MAX_BYTES, TRACE_MAX_PAYLOAD, TraceEntry};
 
 use broker::{Broker, BrokerConfig};
@@ -105,6 +109,9 @@ pub struct EmulatorConfig {
     /// behind) in `time_sync_response`s only; login timestamp checks keep
     /// the host's clock. Lets a test or demo see a device find the offset.
     pub time_sync_offset_ms: i64,
+    /// How many wrong passwords a device (and an address) may try before
+    /// its logins are refused for a while; see [`LoginLimits`].
+    pub login_limits: LoginLimits,
 }
 
 impl EmulatorConfig {
@@ -117,6 +124,12 @@ impl EmulatorConfig {
     /// The same configuration with TLS on.
     pub fn with_tls(mut self) -> Self {
         self.tls = true;
+        self
+    }
+
+    /// The same configuration with other login limits.
+    pub fn with_login_limits(mut self, limits: LoginLimits) -> Self {
+        self.login_limits = limits;
         self
     }
 
@@ -156,7 +169,8 @@ impl Emulator {
             Some(_) => format!("https://localhost:{http_port}"),
             None => format!("http://127.0.0.1:{http_port}"),
         };
-        let platform = Arc::new(Platform::new(Arc::new(FileStore::new(base_url))));
+        let files = Arc::new(FileStore::new(base_url));
+        let platform = Arc::new(Platform::new(files, config.login_limits));
         platform.set_time_sync_offset_ms(config.time_sync_offset_ms);
         let app = App::new(platform.clone());
         for device in config.devices {

@@ -7,6 +7,7 @@ use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -32,6 +33,7 @@ use crate::http::FileStore;
 use crate::lock;
 use crate::registry::Registry;
 use crate::shadow::Shadows;
+use crate::throttle::{LoginLimits, Throttle};
 use crate::trace::{Direction, Trace};
 
 /// Device events a live subscriber may fall behind before it misses some.
@@ -176,10 +178,12 @@ pub(crate) struct Platform {
     pub(crate) files: Arc<FileStore>,
     /// How far `time_sync_response` times are ahead of the host clock (ms).
     time_sync_offset_ms: AtomicI64,
+    /// Recent failed logins, for the back-off.
+    throttle: Mutex<Throttle>,
 }
 
 impl Platform {
-    pub(crate) fn new(files: Arc<FileStore>) -> Self {
+    pub(crate) fn new(files: Arc<FileStore>, login_limits: LoginLimits) -> Self {
         Platform {
             broker: Mutex::new(None),
             registry: Mutex::default(),
@@ -189,6 +193,7 @@ impl Platform {
             events: broadcast::Sender::new(EVENT_CAPACITY),
             files,
             time_sync_offset_ms: AtomicI64::new(0),
+            throttle: Mutex::new(Throttle::new(login_limits)),
         }
     }
 
@@ -453,6 +458,32 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// Checks a CONNECT unless the device or its address has failed too
+    /// often lately; counts a CONNACK 4 as a failure.
+    fn throttled_authenticate(&self, connect: &ConnectInfo) -> Result<String, auth::Refusal> {
+        // The user name is the device id; the client id's timestamp part
+        // could change on every try.
+        let claimed = connect.username.as_deref().unwrap_or(&connect.client_id);
+        let address = connect.peer_addr.ip();
+        let now = Instant::now();
+        if let Some(reason) = lock(&self.throttle).check(claimed, address, now) {
+            let code = ConnectReturnCode::NotAuthorized;
+            return Err(auth::Refusal { code, reason });
+        }
+        let checked = auth::authenticate(connect, &lock(&self.registry), Utc::now());
+        let mut throttle = lock(&self.throttle);
+        match &checked {
+            Ok(device_id) => throttle.succeeded(device_id),
+            Err(refusal) if refusal.code == ConnectReturnCode::BadUserNameOrPassword => {
+                throttle.failed(claimed, address, now);
+            }
+            Err(_) => {}
+        }
+        checked
+    }
+}
+
 /// Whose `$oc/devices/{device_id}` subtree a topic or filter is in.
 #[derive(Debug, PartialEq, Eq)]
 enum Owner<'a> {
@@ -502,7 +533,7 @@ impl BrokerHooks for Platform {
                 reason: "the platform is not running".to_owned(),
             })
         } else {
-            auth::authenticate(connect, &lock(&self.registry), Utc::now())
+            self.throttled_authenticate(connect)
         };
         match checked {
             Ok(device_id) => {

@@ -315,3 +315,35 @@ mod x509 {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_limits_come_from_the_flags() {
+    let args = [
+        "--port",
+        "0",
+        "--device",
+        "d1:12345678",
+        "--login-failures",
+        "1",
+    ];
+    let mut cli = Cli::spawn(&[&args[..], &["--login-window", "600"]].concat());
+    let uri = format!("tcp://{}", cli.mqtt_address().await);
+    let wrong = iot_sdk::protocol::auth::Credentials {
+        password: Some("0".repeat(64)),
+        ..credentials("d1")
+    };
+    assert!(Device::try_connect(&uri, &wrong, 120, None).await.is_err());
+    cli.line_with("(CONNACK 4)").await;
+    let refused = Device::try_connect(&uri, &credentials("d1"), 120, None).await;
+    assert!(matches!(
+        refused.err(),
+        Some(paho::Error::ConnectReturn(
+            paho::ConnectReturnCode::NotAuthorized
+        ))
+    ));
+    let line = cli.line_with("(CONNACK 5)").await;
+    assert!(
+        line.contains("too many failed logins for this device"),
+        "{line}"
+    );
+}

@@ -11,7 +11,7 @@ use clap::Parser;
 use iot_sdk::protocol::payload::{DeviceMessage, Event, EventEnvelope, ServiceProperties};
 use iot_sdk_emulator::{
     Credential, DeviceEvent, DeviceRegistration, Emulator, EmulatorConfig, EmulatorError,
-    TraceEntry,
+    LoginLimits, TraceEntry,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -48,6 +48,17 @@ struct Args {
     /// Ignore stdin and run until Ctrl-C
     #[arg(long)]
     no_prompt: bool,
+    /// Wrong passwords of one device within --login-window before its
+    /// logins get CONNACK 5 for the rest of the window; 0: no limit
+    #[arg(long, value_name = "N", default_value_t = LoginLimits::default().per_device)]
+    login_failures: u32,
+    /// Wrong passwords from one IP address within --login-window before
+    /// its logins get CONNACK 5; 0: no limit
+    #[arg(long, value_name = "N", default_value_t = LoginLimits::default().per_address)]
+    login_failures_per_address: u32,
+    /// Seconds a failed login counts towards the limits
+    #[arg(long, value_name = "SECONDS", default_value_t = LoginLimits::default().window.as_secs())]
+    login_window: u64,
 }
 
 fn parse_device(text: &str) -> Result<DeviceRegistration, String> {
@@ -136,6 +147,11 @@ async fn run(args: Args) -> Result<(), String> {
         tls: args.tls,
         ca_file: args.ca_file,
         devices,
+        login_limits: LoginLimits {
+            per_device: args.login_failures,
+            per_address: args.login_failures_per_address,
+            window: Duration::from_secs(args.login_window),
+        },
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::start(config)
