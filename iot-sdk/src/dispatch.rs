@@ -14,6 +14,7 @@ use tracing::{Instrument, debug, warn};
 use crate::client::Client;
 use crate::gateway::{Children, Target};
 use crate::handler::{HandlerResult, Handlers, RawMessage, call_guarded, catch_panics};
+use crate::ordered::{Queues, Submitted, key_of};
 use crate::protocol::decode;
 use crate::protocol::payload::{
     Command, CommandResponse, DeviceMessage, EventEnvelope, PropertiesGetRequest,
@@ -68,18 +69,16 @@ impl Shared {
     }
 }
 
-/// Consumes the transport's inbound stream until it ends.
+/// Consumes the transport's inbound stream until it ends. Requests go
+/// through per-key queues (see [`crate::ordered`]): in arrival order per
+/// service or child, different keys side by side.
 pub(crate) async fn run(shared: Arc<Shared>, mut inbound: UnboundedReceiver<Inbound>) {
     let mut first_connect = true;
+    let queues = Arc::new(Queues::new());
     while let Some(item) = inbound.recv().await {
         match item {
             Inbound::Message { topic, payload } => {
-                let shared = shared.clone();
-                // Each request runs on its own task: a slow handler does not hold up the others.
-                tokio::spawn(
-                    async move { route(&shared, RawMessage { topic, payload }).await }
-                        .in_current_span(),
-                );
+                submit(&shared, &queues, RawMessage { topic, payload });
             }
             Inbound::Connected { reconnect, lost_at } => {
                 on_connected(&shared, first_connect, reconnect, lost_at).await;
@@ -88,6 +87,40 @@ pub(crate) async fn run(shared: Arc<Shared>, mut inbound: UnboundedReceiver<Inbo
             }
             Inbound::Disconnected { reason, .. } => debug!(%reason, "connection lost"),
         }
+    }
+}
+
+/// Queues a message behind its key; one over the key's limit is refused
+/// at once, so that it is still answered.
+fn submit(shared: &Arc<Shared>, queues: &Arc<Queues>, message: RawMessage) {
+    let key = key_of(shared.client.device_id(), &message.topic, &message.payload);
+    let worker = shared.clone();
+    let handle = move |message| {
+        let shared = worker.clone();
+        async move { route(&shared, message).await }
+    };
+    if let Submitted::Full(message) = queues.submit(key.clone(), message, handle) {
+        let shared = shared.clone();
+        let why = format!("busy: too many requests waiting for {key:?}");
+        tokio::spawn(async move { refuse(&shared, &message, why).await }.in_current_span());
+    }
+}
+
+/// Answers a request without handling it.
+async fn refuse(shared: &Shared, message: &RawMessage, why: String) {
+    let Some(topic) = Topic::parse(&message.topic) else {
+        return;
+    };
+    let client = &shared.client;
+    match topic.kind {
+        TopicKind::Command { .. } => respond(client, &topic, &CommandResponse::failure(why)).await,
+        TopicKind::PropertiesSet { .. } => {
+            respond(client, &topic, &ResultResponse::failure(why)).await
+        }
+        TopicKind::PropertiesGet { .. } => {
+            respond(client, &topic, &PropertiesGetAnswer::failure(why)).await
+        }
+        _ => warn!(topic = %message.topic, %why, "message dropped"),
     }
 }
 

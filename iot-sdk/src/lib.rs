@@ -26,6 +26,7 @@ pub mod gateway;
 mod handler;
 mod http;
 pub mod log;
+mod ordered;
 pub mod ota;
 pub mod protocol;
 pub mod service;
