@@ -67,7 +67,16 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        self.corrected(Utc::now())
+    }
+
+    /// A local time shifted by the offset. Time sync only sets plausible
+    /// offsets; should one ever be out of range, the local time is better
+    /// than a panic (in the transport, while it builds credentials).
+    pub(crate) fn corrected(&self, local: DateTime<Utc>) -> DateTime<Utc> {
+        chrono::TimeDelta::try_milliseconds(self.offset_ms.load(Ordering::Relaxed))
+            .and_then(|offset| local.checked_add_signed(offset))
+            .unwrap_or(local)
     }
 
     /// From now on [`Clock::now`] is the local clock plus `offset_ms`.
@@ -75,6 +84,7 @@ impl Clock {
         self.offset_ms.store(offset_ms, Ordering::Relaxed);
     }
 
+    #[cfg(test)]
     pub(crate) fn offset_ms(&self) -> i64 {
         self.offset_ms.load(Ordering::Relaxed)
     }

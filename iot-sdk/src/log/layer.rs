@@ -204,7 +204,7 @@ impl Forwarder {
             return record.dropped_before;
         }
         let log_type = *self.log_type.borrow();
-        let at = record.at + chrono::Duration::milliseconds(clock.offset_ms());
+        let at = clock.corrected(record.at);
         let dropped = record.dropped_before;
         if dropped > 0 {
             let summary =

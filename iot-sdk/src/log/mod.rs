@@ -94,11 +94,11 @@ pub(crate) fn connection_logs(
         events.push(log::status_report(now, &complete));
         if let (true, Some(lost_at)) = (reconnect, lost_at) {
             // Shifted like every other SDK timestamp when the clock is corrected.
-            let offset = chrono::Duration::milliseconds(shared.client.clock().offset_ms());
-            events.push(log::status_report(
-                DateTime::<Utc>::from(lost_at) + offset,
-                "connect lost",
-            ));
+            let lost_at = shared
+                .client
+                .clock()
+                .corrected(DateTime::<Utc>::from(lost_at));
+            events.push(log::status_report(lost_at, "connect lost"));
         }
     }
     events

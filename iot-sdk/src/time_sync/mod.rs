@@ -37,6 +37,7 @@ impl TimeSync {
     pub fn from_response(response: &TimeSyncResponse, device_recv_time: i64) -> Self {
         let platform_ms = response.device_time_ms(device_recv_time);
         // Epoch milliseconds stay far below 2^53, where f64 is exact.
+        // `as` from f64 saturates (NaN gives 0): nonsense cannot panic here.
         let offset_ms = (platform_ms - device_recv_time as f64).round() as i64;
         let on_platform = response
             .server_send_time
@@ -113,6 +114,7 @@ async fn sync(shared: &Shared) -> Result<TimeSync> {
             ),
         }));
     }
+    check_plausible(&response)?;
     let result = TimeSync::from_response(&response, device_recv_time);
     if client.config().sync_clock {
         client.clock().set_offset_ms(result.offset_ms);
@@ -122,6 +124,42 @@ async fn sync(shared: &Shared) -> Result<TimeSync> {
             .send_replace(Some(result));
     }
     Ok(result)
+}
+
+/// The earliest platform time believed: 2000-01-01T00:00:00Z.
+pub const EARLIEST_PLATFORM_MS: i64 = 946_684_800_000;
+/// The latest platform time believed: 2200-01-01T00:00:00Z.
+pub const LATEST_PLATFORM_MS: i64 = 7_258_118_400_000;
+/// The longest the platform may take between receiving and answering.
+const MAX_ON_PLATFORM_MS: i64 = 24 * 3_600 * 1_000;
+
+/// Refuses an answer whose platform times cannot be true: outside
+/// 2000–2200 (e.g. nanoseconds sent as milliseconds), or answered before
+/// received or more than a day later. The bound is on the platform's time,
+/// not on the offset: a device without a battery-backed clock starts in
+/// 1970, and syncing it is what `sync_clock` is for.
+fn check_plausible(response: &TimeSyncResponse) -> Result<()> {
+    let plausible = |ms: i64| (EARLIEST_PLATFORM_MS..=LATEST_PLATFORM_MS).contains(&ms);
+    let (recv, send) = (response.server_recv_time, response.server_send_time);
+    let on_platform = send.checked_sub(recv);
+    let fault = if !plausible(recv) || !plausible(send) {
+        "a platform time outside 2000-01-01 .. 2200-01-01"
+    } else if !on_platform.is_some_and(|ms| (0..=MAX_ON_PLATFORM_MS).contains(&ms)) {
+        "a platform processing time below 0 or above one day"
+    } else {
+        return Ok(());
+    };
+    warn!(
+        server_recv_time = recv,
+        server_send_time = send,
+        "implausible time sync answer refused, clock left alone"
+    );
+    Err(Error::Protocol(crate::protocol::ProtocolError::Payload {
+        path: "paras.server_recv_time".into(),
+        message: format!(
+            "implausible answer ({fault}): server_recv_time {recv}, server_send_time {send}"
+        ),
+    }))
 }
 
 fn parse(event: &Event) -> Result<TimeSyncResponse> {
