@@ -20,6 +20,7 @@ use crate::service::{IotService, Service, ServiceCell, ServiceEntry};
 use crate::sync::lock;
 use crate::transport::Delivery;
 
+use super::index::ChildIndex;
 use super::persistence::{SubDeviceList, SubDevicePersistence};
 use super::requests::REPORT_LIMIT;
 
@@ -49,7 +50,7 @@ pub enum SubDevicesChange {
 #[derive(Default)]
 pub(crate) struct Children {
     persistence: OnceLock<Arc<dyn SubDevicePersistence>>,
-    list: Mutex<SubDeviceList>,
+    list: Mutex<ChildIndex>,
     /// One save at a time, each of the list as it is then: the store always
     /// ends with the newest list.
     saving: tokio::sync::Mutex<()>,
@@ -74,7 +75,7 @@ impl Children {
         if self.persistence.set(persistence).is_err() {
             return Err(Error::Config("this device is already a gateway".into()));
         }
-        *lock(&self.list) = loaded;
+        *lock(&self.list) = ChildIndex::new(loaded);
         Ok(())
     }
 
@@ -98,7 +99,19 @@ impl Children {
     }
 
     pub(super) fn list(&self) -> SubDeviceList {
-        lock(&self.list).clone()
+        lock(&self.list).list().clone()
+    }
+
+    pub(super) fn version(&self) -> Option<i64> {
+        lock(&self.list).version()
+    }
+
+    pub(super) fn get(&self, device_id: &str) -> Option<DeviceInfo> {
+        lock(&self.list).get(device_id).cloned()
+    }
+
+    pub(super) fn by_node_id(&self, node_id: &str) -> Option<DeviceInfo> {
+        lock(&self.list).by_node_id(node_id).cloned()
     }
 
     fn update_handlers(&self, device_id: &str, f: impl FnOnce(&mut Handlers)) {
@@ -107,22 +120,47 @@ impl Children {
             .or_default());
     }
 
-    /// Changes the list, then stores it.
-    pub(super) async fn change(&self, f: impl FnOnce(&mut SubDeviceList)) -> Result<()> {
+    /// Changes the list, then stores it. Both run on a blocking thread:
+    /// applying 100,000 children and writing them out takes a while, and
+    /// the runtime's threads must go on answering requests meanwhile.
+    pub(super) async fn change(self: &Arc<Self>, change: Change) -> Result<()> {
         let _one_at_a_time = self.saving.lock().await;
-        let snapshot = {
-            let mut list = lock(&self.list);
-            f(&mut list);
-            list.clone()
-        };
-        let Some(persistence) = self.persistence.get().cloned() else {
-            return Ok(());
-        };
-        // File I/O stays off the runtime's threads.
-        tokio::task::spawn_blocking(move || persistence.save(&snapshot))
+        let children = self.clone();
+        tokio::task::spawn_blocking(move || children.apply_and_save(change))
             .await
             .map_err(|e| Error::Io(std::io::Error::other(e)))?
     }
+
+    fn apply_and_save(&self, change: Change) -> Result<()> {
+        let snapshot = {
+            let mut list = lock(&self.list);
+            match change {
+                Change::Upsert(devices, version) => {
+                    list.upsert(&devices);
+                    list.set_version(version);
+                }
+                Change::Remove(ids, version) => {
+                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    list.remove(&ids);
+                    list.set_version(version);
+                }
+            }
+            list.list().clone()
+        };
+        match self.persistence.get() {
+            Some(persistence) => persistence.save(&snapshot),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A change of the child list, with the list version after it (`None`
+/// keeps the stored version).
+pub(super) enum Change {
+    /// Children added or replaced.
+    Upsert(Vec<DeviceInfo>, Option<i64>),
+    /// Children removed, by device id.
+    Remove(Vec<String>, Option<i64>),
 }
 
 /// Publishes gateway batch reports, [`REPORT_LIMIT`] children per message;

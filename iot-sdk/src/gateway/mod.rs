@@ -30,6 +30,7 @@
 //! ```
 
 mod children;
+mod index;
 mod persistence;
 mod requests;
 
@@ -51,6 +52,7 @@ use crate::protocol::services::sub_device::{
 use crate::sync::lock;
 use crate::transport::Delivery;
 
+use children::Change;
 pub use children::{ChildDevice, SubDevicesChange};
 pub(crate) use children::{Children, Target, report_batches};
 pub use persistence::{JsonFile, SubDeviceList, SubDevicePersistence};
@@ -110,15 +112,12 @@ impl Gateway {
 
     /// The child with this device id.
     pub fn sub_device(&self, device_id: &str) -> Option<DeviceInfo> {
-        self.children.list().get(device_id).cloned()
+        self.children.get(device_id)
     }
 
     /// The child with this node id.
     pub fn sub_device_by_node_id(&self, node_id: &str) -> Option<DeviceInfo> {
-        let list = self.children.list();
-        list.devices
-            .into_iter()
-            .find(|d| d.node_id.as_deref() == Some(node_id))
+        self.children.by_node_id(node_id)
     }
 
     /// Called after each change of the child list the platform announces,
@@ -163,9 +162,8 @@ impl Gateway {
         let client = &self.device.shared().client;
         let outcome = requests::add(client, devices, client.config().request_timeout).await;
         if !outcome.successful_devices.is_empty() {
-            self.children
-                .change(|list| list.upsert(&outcome.successful_devices))
-                .await?;
+            let added = Change::Upsert(outcome.successful_devices.clone(), None);
+            self.children.change(added).await?;
         }
         Ok(outcome)
     }
@@ -180,12 +178,8 @@ impl Gateway {
         let client = &self.device.shared().client;
         let outcome = requests::delete(client, device_ids, client.config().request_timeout).await;
         if !outcome.successful_devices.is_empty() {
-            let deleted: Vec<&str> = outcome
-                .successful_devices
-                .iter()
-                .map(String::as_str)
-                .collect();
-            self.children.change(|list| list.remove(&deleted)).await?;
+            let deleted = Change::Remove(outcome.successful_devices.clone(), None);
+            self.children.change(deleted).await?;
         }
         Ok(outcome)
     }
@@ -233,7 +227,7 @@ pub(crate) fn sync_request(shared: &Shared) -> Option<Event> {
 
 /// `sub_device_sync_request` with the stored version.
 fn sync_event(children: &Children) -> Event {
-    let version = children.list().version;
+    let version = children.version();
     SyncRequest { version }.to_event()
 }
 
@@ -250,23 +244,12 @@ async fn on_event(shared: Weak<Shared>, event: Event) -> HandlerResult<()> {
     }
     let notify: SubDevicesNotify = event.decode_paras()?;
     let version = notify.version;
-    children
-        .change(|list| {
-            if added {
-                list.upsert(&notify.devices);
-            } else {
-                let ids: Vec<&str> = notify
-                    .devices
-                    .iter()
-                    .map(|d| d.device_id.as_str())
-                    .collect();
-                list.remove(&ids);
-            }
-            if version.is_some() {
-                list.version = version;
-            }
-        })
-        .await?;
+    let ids = || notify.devices.iter().map(|d| d.device_id.clone()).collect();
+    let change = match added {
+        true => Change::Upsert(notify.devices.clone(), version),
+        false => Change::Remove(ids(), version),
+    };
+    children.change(change).await?;
     let devices = notify.devices;
     let change = match added {
         true => SubDevicesChange::Added { devices, version },

@@ -22,29 +22,10 @@ pub struct SubDeviceList {
 }
 
 impl SubDeviceList {
-    /// The child with this device id.
+    /// The child with this device id (a linear search: the gateway itself
+    /// looks children up in its index).
     pub fn get(&self, device_id: &str) -> Option<&DeviceInfo> {
         self.devices.iter().find(|d| d.device_id == device_id)
-    }
-
-    /// Adds the children, replacing those with the same device id.
-    pub(crate) fn upsert(&mut self, devices: &[DeviceInfo]) {
-        for device in devices {
-            match self
-                .devices
-                .iter_mut()
-                .find(|d| d.device_id == device.device_id)
-            {
-                Some(known) => *known = device.clone(),
-                None => self.devices.push(device.clone()),
-            }
-        }
-    }
-
-    /// Removes the children with these device ids.
-    pub(crate) fn remove(&mut self, device_ids: &[&str]) {
-        self.devices
-            .retain(|d| !device_ids.contains(&d.device_id.as_str()));
     }
 }
 
@@ -186,22 +167,5 @@ mod tests {
         fs::write(&path, b"{\"version\": 1, \"devices\": [").unwrap();
         let error = JsonFile::new(&path).load().unwrap_err().to_string();
         assert!(error.contains("children.json"), "{error}");
-    }
-
-    #[test]
-    fn upsert_replaces_and_remove_drops() {
-        let mut children = list(1, &["p_a", "p_b"]);
-        let mut renamed = child("p_a");
-        renamed.name = Some("first".into());
-        children.upsert(&[renamed.clone(), child("p_c")]);
-        assert_eq!(children.devices.len(), 3);
-        assert_eq!(children.get("p_a"), Some(&renamed));
-        children.remove(&["p_b", "p_x"]);
-        let ids: Vec<&str> = children
-            .devices
-            .iter()
-            .map(|d| d.device_id.as_str())
-            .collect();
-        assert_eq!(ids, ["p_a", "p_c"]);
     }
 }
