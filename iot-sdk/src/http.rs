@@ -118,12 +118,16 @@ impl HttpClient {
 
     /// GETs `url` into `dest` (created or truncated), resuming an
     /// interrupted body with `Range: bytes=N-`: appended on 206, restarted
-    /// on 200. A status other than 200/206 is [`Error::Http`].
+    /// on 200. A status other than 200/206 is [`Error::Http`]. With a
+    /// `limit` (the announced size), a body longer than it is refused
+    /// ([`Error::Verification`]) as soon as it shows, before more than
+    /// `limit` bytes reach the disk.
     pub(crate) async fn download(
         &self,
         url: &str,
         bearer: Option<&str>,
         dest: &Path,
+        limit: Option<u64>,
         progress: Progress<'_>,
     ) -> Result<Answer> {
         let url = self.check_url(url)?;
@@ -169,10 +173,12 @@ impl HttpClient {
                 }
                 _ => return Err(http_error(status)),
             };
+            check_announced(total, limit)?;
             let mut sink = Sink {
                 file: &mut file,
                 hasher: &mut hasher,
                 done: &mut done,
+                limit,
             };
             match sink.copy(response, total, progress).await {
                 Ok(()) => {
@@ -185,6 +191,7 @@ impl HttpClient {
                     });
                 }
                 Err(BodyError::Io(e)) => return Err(Error::Io(e)),
+                Err(BodyError::TooLong(limit)) => return Err(too_long(limit)),
                 Err(BodyError::Http(e)) => {
                     warn!(url = %redact(url.as_str()), received = done, error = %e, "download interrupted");
                     last_error = Some(e);
@@ -262,6 +269,22 @@ impl HttpClient {
 enum BodyError {
     Io(std::io::Error),
     Http(reqwest::Error),
+    /// The body went past the announced size.
+    TooLong(u64),
+}
+
+fn too_long(limit: u64) -> Error {
+    Error::Verification(format!(
+        "the server sent more than the announced {limit} bytes; download stopped"
+    ))
+}
+
+/// Refuses a response whose own length exceeds the announced size.
+fn check_announced(total: Option<u64>, limit: Option<u64>) -> Result<()> {
+    match (total, limit) {
+        (Some(total), Some(limit)) if total > limit => Err(too_long(limit)),
+        _ => Ok(()),
+    }
 }
 
 /// Where a download's body goes: the file, the running hash, the count.
@@ -269,6 +292,8 @@ struct Sink<'a> {
     file: &'a mut tokio::fs::File,
     hasher: &'a mut Sha256,
     done: &'a mut u64,
+    /// The most bytes the file may hold (the announced size).
+    limit: Option<u64>,
 }
 
 impl Sink<'_> {
@@ -282,13 +307,40 @@ impl Sink<'_> {
         let mut body = response.bytes_stream();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(BodyError::Http)?;
+            let len = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
+            let after = self.done.saturating_add(len);
+            if let Some(limit) = self.limit.filter(|&limit| after > limit) {
+                return Err(BodyError::TooLong(limit));
+            }
             self.file.write_all(&chunk).await.map_err(BodyError::Io)?;
             self.hasher.update(&chunk);
-            *self.done += chunk.len() as u64;
+            *self.done = after;
             progress(*self.done, total);
         }
         Ok(())
     }
+}
+
+/// The bytes free for an unprivileged user on the file system of `dir`,
+/// from `df -Pk` (POSIX output); `None` when that cannot be read (no `df`,
+/// odd output): the caller then skips the check, and a full disk still
+/// fails the write.
+pub(crate) async fn free_space(dir: &Path) -> Option<u64> {
+    let output = tokio::process::Command::new("df")
+        .arg("-Pk")
+        .arg(dir)
+        .output()
+        .await
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    let kib: u64 = text
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
 }
 
 /// The complete length from a 206's `Content-Range: bytes a-b/total`.

@@ -116,7 +116,11 @@ impl IotDevice {
         let url = request_url(shared, Transfer::Download, file_name, None).await?;
         let part = part_path(dest)?;
         let progress = progress_sender(shared, Transfer::Download, file_name);
-        let received = match http.download(&url.url, None, &part, &progress).await {
+        let announced = url.file_attributes.as_ref().and_then(|a| a.size);
+        let received = match http
+            .download(&url.url, None, &part, announced, &progress)
+            .await
+        {
             Ok(answer) => check_and_place(&answer, &part, dest, url.file_attributes.as_ref())
                 .await
                 .map(|sha256| (answer, sha256)),

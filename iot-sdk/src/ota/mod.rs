@@ -422,6 +422,7 @@ impl Upgrader {
         tokio::fs::create_dir_all(&self.download_dir)
             .await
             .map_err(|e| failed(e.into()))?;
+        check_free_space(&self.download_dir, package.file_size).await?;
         let downloaded = self.download(offer, path).await.map_err(failed)?;
         let (sha256, size) = verify(package, &downloaded).map_err(failed)?;
         self.progress(OtaProgress::Installing {
@@ -447,7 +448,8 @@ impl Upgrader {
         }
     }
 
-    /// Downloads the package, reporting every [`PROGRESS_STEP`] percent.
+    /// Downloads the package, reporting every [`PROGRESS_STEP`] percent;
+    /// never more than the announced `file_size`.
     async fn download(&self, offer: &Offer, path: &Path) -> Result<Answer> {
         let package = &offer.package;
         // v1 downloads carry the token; without one the server refuses (401).
@@ -463,7 +465,9 @@ impl Upgrader {
                 let _ = percents.send(percent);
             }
         };
-        let download = self.http.download(&package.url, token, path, &on_bytes);
+        let download = self
+            .http
+            .download(&package.url, token, path, announced, &on_bytes);
         tokio::pin!(download);
         // Reports go out in order while the download goes on.
         let answer = loop {
@@ -569,6 +573,21 @@ fn safe_file_name(text: &str) -> String {
         "package".to_string()
     } else {
         safe
+    }
+}
+
+/// Refuses a package larger than the free space of `dir` (code 5) before
+/// anything is downloaded.
+async fn check_free_space(dir: &Path, announced: Option<u64>) -> Result<(), (i32, String)> {
+    let Some(size) = announced else {
+        return Ok(());
+    };
+    match crate::http::free_space(dir).await {
+        Some(free) if free < size => Err((
+            result_code::NOT_ENOUGH_STORAGE,
+            format!("the package needs {size} bytes, {free} are free"),
+        )),
+        _ => Ok(()),
     }
 }
 
