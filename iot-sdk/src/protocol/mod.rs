@@ -18,6 +18,16 @@
 
 // Tests may unwrap; the library build of this module is still checked.
 
+#[cfg(test)]
+mod clip_tests {
+    #[test]
+    fn cuts_on_a_char_boundary_and_marks_the_cut() {
+        assert_eq!(super::clip_to("short", 10), "short");
+        assert_eq!(super::clip_to("ééé", 3), "é…");
+        assert_eq!(super::clip_to(&"x".repeat(1000), 4), "xxxx…");
+    }
+}
+
 pub mod auth;
 pub mod filter;
 pub mod model;
@@ -35,6 +45,33 @@ pub use payload::{
 };
 pub use time::EventTime;
 pub use topic::{Direction, Topic, TopicKind};
+
+/// The most bytes of a platform-supplied text (a value, a name, a path)
+/// that an error message repeats: a 10 MB bad value must not come back as
+/// a 10 MB answer or log line.
+pub const ECHO_LIMIT: usize = 256;
+
+/// The most bytes of a failure text in an answer (`paras.error`,
+/// `result_desc`); longer texts are cut and end with `…`.
+pub const ANSWER_TEXT_LIMIT: usize = 512;
+
+/// `text` cut to [`ECHO_LIMIT`] bytes.
+pub(crate) fn clip(text: &str) -> String {
+    clip_to(text, ECHO_LIMIT)
+}
+
+/// `text` cut to at most `max` bytes on a char boundary, marked with `…`
+/// when cut.
+pub fn clip_to(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
 
 /// Something on the wire does not follow the protocol.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

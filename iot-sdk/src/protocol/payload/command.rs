@@ -56,11 +56,14 @@ impl CommandResponse {
 
     /// `{"result_code": -1, "paras": {"error": error}}`, the shape the SDKs
     /// use for unknown commands and failed handlers (§7).
+    /// A text over [`ANSWER_TEXT_LIMIT`](crate::protocol::ANSWER_TEXT_LIMIT) bytes is cut, ending in `…`.
     pub fn failure(error: impl Into<String>) -> Self {
         Self {
             result_code: Self::FAILURE_CODE,
             response_name: None,
-            paras: Some(json!({ "error": error.into() })),
+            paras: Some(
+                json!({ "error": super::super::clip_to(&error.into(), super::super::ANSWER_TEXT_LIMIT) }),
+            ),
         }
     }
 

@@ -102,11 +102,12 @@ impl Event {
     /// Reads `paras` as `T`; the error names the service, the event type and
     /// the path of the offending field inside `paras`.
     pub fn decode_paras<T: DeserializeOwned>(&self) -> Result<T, ProtocolError> {
-        serde_path_to_error::deserialize(&self.paras).map_err(|error| ProtocolError::EventParas {
-            service_id: self.service_id.clone(),
-            event_type: self.event_type.clone(),
-            path: error.path().to_string(),
-            message: error.into_inner().to_string(),
+        let paras = super::strict::Strict(&self.paras);
+        serde_path_to_error::deserialize(paras).map_err(|error| ProtocolError::EventParas {
+            service_id: super::super::clip(&self.service_id),
+            event_type: super::super::clip(&self.event_type),
+            path: super::super::clip(&error.path().to_string()),
+            message: super::super::clip(&error.into_inner().to_string()),
         })
     }
 }

@@ -10,6 +10,7 @@ mod event;
 mod message;
 mod property;
 mod shadow;
+mod strict;
 
 pub use command::{Command, CommandResponse};
 pub use event::{Event, EventEnvelope};
@@ -29,20 +30,32 @@ use super::ProtocolError;
 
 /// Reads a JSON payload; on failure the error names the path of the bad
 /// field, e.g. `services[0].service_id`.
+///
+/// Strict where the platform's shape is fixed: the whole payload must be
+/// one JSON value (nothing but whitespace after it), and structs read only
+/// from JSON objects, never from serde's array form (see `strict`).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError> {
-    let json = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(json).map_err(|error| ProtocolError::Payload {
-        path: error.path().to_string(),
-        message: error.into_inner().to_string(),
-    })
+    // `from_slice` checks the end of input, unlike a bare `Deserializer`.
+    let value: Value = serde_json::from_slice(bytes).map_err(|error| ProtocolError::Payload {
+        path: ".".to_owned(),
+        message: error.to_string(),
+    })?;
+    decode_ref(&value)
 }
 
 /// Reads a JSON value already parsed, e.g. a command's `paras`; on failure
-/// the error names the path of the bad field.
+/// the error names the path of the bad field. Strict like [`decode`].
 pub fn decode_value<T: DeserializeOwned>(value: Value) -> Result<T, ProtocolError> {
-    serde_path_to_error::deserialize(value).map_err(|error| ProtocolError::Payload {
-        path: error.path().to_string(),
-        message: error.into_inner().to_string(),
+    decode_ref(&value)
+}
+
+/// [`decode_value`] on a borrowed value.
+pub(crate) fn decode_ref<T: DeserializeOwned>(value: &Value) -> Result<T, ProtocolError> {
+    serde_path_to_error::deserialize(strict::Strict(value)).map_err(|error| {
+        ProtocolError::Payload {
+            path: super::clip(&error.path().to_string()),
+            message: super::clip(&error.into_inner().to_string()),
+        }
     })
 }
 

@@ -96,10 +96,14 @@ impl ResultResponse {
     }
 
     /// `{"result_code": -1, "result_desc": desc}`.
+    /// A text over [`ANSWER_TEXT_LIMIT`](crate::protocol::ANSWER_TEXT_LIMIT) bytes is cut, ending in `…`.
     pub fn failure(desc: impl Into<String>) -> Self {
         Self {
             result_code: Self::FAILURE_CODE,
-            result_desc: Some(desc.into()),
+            result_desc: Some(super::super::clip_to(
+                &desc.into(),
+                super::super::ANSWER_TEXT_LIMIT,
+            )),
         }
     }
 
