@@ -5,6 +5,7 @@
 //! subscriber drain and returns a [`Report`]. Every loop is bounded in
 //! count and in time: the watchdog turns "no progress" into a freeze.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -142,51 +143,52 @@ impl Harness {
         Ok(())
     }
 
-    /// Waits for the first acknowledgement after `since` and records the
-    /// recovery time; if the process dies or freezes first, waits for its
-    /// replacement's first acknowledgement instead and records none.
+    /// Waits for the first acknowledgement after the device's connection
+    /// came up again since the last [`Ledger::mark`] and records its time
+    /// from `since`. If the process dies or freezes first, waits for its
+    /// replacement's first acknowledgement instead and counts the fault as
+    /// unrecovered. Bounded: a fault the device never recovers from ends
+    /// the wait after the watchdog's limit per process.
     async fn recover(&mut self, since: Instant, phase: &str) -> Result<()> {
-        self.ledger.mark(since);
-        for _ in 0..RESPAWNS_PER_FAULT {
-            loop {
-                if let Some(at) = self.ledger.first_ack_since_mark() {
-                    self.recoveries.push(at.saturating_duration_since(since));
-                    return Ok(());
+        let processes = RESPAWNS_PER_FAULT as u32;
+        let deadline = Instant::now() + self.common.freeze_after * processes;
+        let mut replaced = 0;
+        loop {
+            if let Some(at) = self.ledger.first_ack_since_mark() {
+                match replaced {
+                    0 => self.recoveries.push(at.saturating_duration_since(since)),
+                    _ => self.unrecovered += 1,
                 }
-                if !self.healthy(phase).await? {
-                    break;
-                }
-                tokio::time::sleep(POLL).await;
+                return Ok(());
             }
-            if self.child.is_none() {
-                break;
+            if Instant::now() > deadline {
+                self.unrecovered += 1;
+                let limit = self.common.freeze_after * processes;
+                self.notes
+                    .push(format!("no recovery within {limit:?} after {phase}"));
+                return Ok(());
             }
-            // The replacement's first acknowledgement, not timed.
-            loop {
-                if self.ledger.first_ack_since_mark().is_some() {
+            if !self.healthy(phase).await? {
+                replaced += 1;
+                if self.child.is_none() || replaced >= RESPAWNS_PER_FAULT {
                     self.unrecovered += 1;
-                    return Ok(());
+                    let name = &self.name;
+                    return Err(Error::Setup(format!(
+                        "{name}: no device process survives {phase}"
+                    )));
                 }
-                if !self.healthy(phase).await? {
-                    break;
-                }
-                tokio::time::sleep(POLL).await;
             }
+            tokio::time::sleep(POLL).await;
         }
-        self.unrecovered += 1;
-        if self.child.is_none() && self.respawn {
-            return Err(Error::Setup(format!(
-                "{}: no device process survives {phase}",
-                self.name
-            )));
-        }
-        Ok(())
     }
 
     /// Kills the broker (SIGKILL, no SIGSTOP first), keeps it down for
-    /// `down` and starts it again; returns when it is back.
+    /// `down` and starts it again; returns when it is back. The mark is set
+    /// at the kill: the device may reconnect before the harness sees the
+    /// broker's "running" line, and that reconnect must count.
     async fn kill_broker(&mut self, down: Duration) -> Result<Instant> {
         self.broker.stop()?;
+        self.ledger.mark(Instant::now());
         tokio::time::sleep(down).await;
         self.broker.restart()?;
         Ok(Instant::now())
@@ -258,6 +260,7 @@ pub async fn broker_kills(name: &str, common: &Common, plan: Kills) -> Result<Re
     harness.spawn()?;
     harness.recover(Instant::now(), "first connect").await?;
     harness.recoveries.clear();
+    harness.unrecovered = 0;
     for _ in 0..plan.kills {
         harness.idle(plan.interval.draw(&mut rng), "stream").await?;
         let back = harness.kill_broker(plan.down.draw(&mut rng)).await?;
@@ -296,6 +299,9 @@ pub struct ProxyFaults {
 
 /// Runs [`ProxyFaults`] between one device and the broker, which stays up.
 pub async fn proxy_faults(name: &str, common: &Common, plan: &ProxyFaults) -> Result<Report> {
+    if plan.actions.is_empty() {
+        return Err(Error::Setup(format!("{name}: no proxy actions to inject")));
+    }
     let mut common = common.clone();
     if plan.actions.contains(&Action::Fault(Fault::Stall)) {
         // A stall is noticed after up to two keep-alives, then the backoff.
@@ -309,8 +315,9 @@ pub async fn proxy_faults(name: &str, common: &Common, plan: &ProxyFaults) -> Re
     harness.spawn()?;
     harness.recover(Instant::now(), "first connect").await?;
     harness.recoveries.clear();
+    harness.unrecovered = 0;
     let end = Instant::now() + plan.duration;
-    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    let mut by_kind = ByKind::new();
     for step in 0.. {
         if Instant::now() >= end || (plan.in_order && step >= plan.actions.len()) {
             break;
@@ -321,24 +328,53 @@ pub async fn proxy_faults(name: &str, common: &Common, plan: &ProxyFaults) -> Re
         } else {
             plan.actions[rng.usize(..plan.actions.len())]
         };
-        match action {
-            Action::Fault(fault) => {
-                let at = Instant::now();
-                proxy.inject(fault);
-                *counts.entry(fault.name()).or_default() += 1;
-                harness.recover(at, fault.name()).await?;
-            }
-            Action::Delay => {
-                *counts.entry("delay").or_default() += 1;
-                proxy.set_delay(plan.delay.draw(&mut rng));
-                harness.idle(plan.delay_for.draw(&mut rng), "delay").await?;
-                proxy.set_delay(Duration::ZERO);
-            }
-        }
+        apply(&mut harness, &proxy, action, plan, &mut rng, &mut by_kind).await?;
     }
-    harness.notes.push(format!("faults injected: {counts:?}"));
+    for (kind, (count, times)) in by_kind {
+        let secs: Vec<String> = times
+            .iter()
+            .map(|t| format!("{:.1}", t.as_secs_f64()))
+            .collect();
+        let note = format!("{kind} ×{count}: recovered after [{}] s", secs.join(", "));
+        harness.notes.push(note);
+    }
     harness.idle(Duration::from_secs(1), "stream").await?;
     Ok(harness.finish().await)
+}
+
+/// Per action name: how often it was injected, and the recovery times
+/// (a delay keeps the connection and has none).
+type ByKind = BTreeMap<&'static str, (usize, Vec<Duration>)>;
+
+/// Injects `action` and waits for the device to recover from it; records
+/// the recovery time under the action's name.
+async fn apply(
+    harness: &mut Harness,
+    proxy: &FaultProxy,
+    action: Action,
+    plan: &ProxyFaults,
+    rng: &mut fastrand::Rng,
+    by_kind: &mut ByKind,
+) -> Result<()> {
+    match action {
+        Action::Fault(fault) => {
+            let at = Instant::now();
+            harness.ledger.mark(at);
+            proxy.inject(fault);
+            let before = harness.recoveries.len();
+            harness.recover(at, fault.name()).await?;
+            let (count, times) = by_kind.entry(fault.name()).or_default();
+            *count += 1;
+            times.extend(harness.recoveries.get(before..).unwrap_or_default());
+        }
+        Action::Delay => {
+            proxy.set_delay(plan.delay.draw(rng));
+            harness.idle(plan.delay_for.draw(rng), "delay").await?;
+            proxy.set_delay(Duration::ZERO);
+            by_kind.entry("delay").or_default().0 += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Runs many devices in one process: all connect at once, the broker is
@@ -416,7 +452,6 @@ async fn all_connected(harness: &mut Harness, devices: usize) -> Result<bool> {
 /// recovered for the watchdog's limit (some devices acknowledging does not
 /// make the others' silence progress).
 async fn all_recovered(harness: &mut Harness, back: Instant, devices: usize) -> Result<bool> {
-    harness.ledger.mark(back);
     let mut last = (0, back);
     loop {
         if let Some(all) = harness.ledger.all_acked_since_mark() {
