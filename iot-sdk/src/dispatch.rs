@@ -443,6 +443,9 @@ async fn on_events_down(shared: &Shared, handlers: &Handlers, message: &RawMessa
     let children = shared.state::<Children>();
     let addressee = envelope.object_device_id.as_deref();
     let target = children.target(shared.client.device_id(), addressee);
+    // One envelope may carry 100,000 events: one warning per kind of
+    // fault, with a count, not one per event.
+    let mut ignored = Ignored::default();
     for event in envelope.services {
         // Answers to the device's own requests go to whoever waits for them.
         let Some(event) = shared.client.complete_event_request(event) else {
@@ -453,16 +456,57 @@ async fn on_events_down(shared: &Shared, handlers: &Handlers, message: &RawMessa
             _ if event.service_id == sub_device::SERVICE_ID => handlers,
             Target::Own => handlers,
             Target::Child(_, child) => child,
-            Target::Unknown(id) => {
-                warn!(object_device_id = %id, service_id = %event.service_id,
-                      "event for an unknown child device dropped");
+            Target::Unknown(_) => {
+                ignored.unknown_child.note(&event);
                 continue;
             }
         };
         match handlers.event(&event.service_id) {
             Some(handler) => report_failure(&message.topic, call_guarded(handler, event).await),
-            None => warn!(service_id = %event.service_id, event_type = %event.event_type,
-                          "event for a service with no handler ignored"),
+            None => ignored.no_handler.note(&event),
+        }
+    }
+    ignored.warn(addressee);
+}
+
+/// Events of one envelope that were dropped, counted by reason.
+#[derive(Default)]
+struct Ignored {
+    unknown_child: Tally,
+    no_handler: Tally,
+}
+
+/// How many events were dropped for one reason, and the first of them.
+#[derive(Default)]
+struct Tally {
+    count: usize,
+    first: Option<(String, String)>,
+}
+
+impl Tally {
+    fn note(&mut self, event: &crate::protocol::Event) {
+        self.count = self.count.saturating_add(1);
+        if self.first.is_none() {
+            let clip = crate::protocol::clip_to;
+            let limit = crate::protocol::ECHO_LIMIT;
+            self.first = Some((
+                clip(&event.service_id, limit),
+                clip(&event.event_type, limit),
+            ));
+        }
+    }
+}
+
+impl Ignored {
+    fn warn(self, addressee: Option<&str>) {
+        let object_device_id = addressee.map(|id| crate::protocol::clip_to(id, 256));
+        if let Some((service_id, event_type)) = self.unknown_child.first {
+            warn!(?object_device_id, %service_id, %event_type, count = self.unknown_child.count,
+                  "event for an unknown child device dropped");
+        }
+        if let Some((service_id, event_type)) = self.no_handler.first {
+            warn!(%service_id, %event_type, count = self.no_handler.count,
+                  "event for a service with no handler ignored");
         }
     }
 }
