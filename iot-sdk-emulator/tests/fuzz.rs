@@ -342,7 +342,11 @@ impl Harness {
 
     /// The witness still gets what the platform sends it.
     fn witness_served(&self) -> Result<(), TestCaseError> {
-        let mut witness = self.witness.lock().unwrap();
+        // A failed case must not poison the next ones while shrinking.
+        let mut witness = self.witness.lock().unwrap_or_else(|e| e.into_inner());
+        // Its own keep-alive: a client that only listens is dropped after
+        // 1.5 × 120 s, as it should be.
+        self.runtime.block_on(witness.send(Packet::PingReq));
         self.emulator
             .send_message("d2", DeviceMessage::new("still there?"))
             .map_err(|e| TestCaseError::fail(format!("witness offline: {e}")))?;
