@@ -26,17 +26,31 @@ pub(crate) const BACKEND_VARIABLE: &str = "IOT_SDK_MQTT_BACKEND";
 /// The MQTT client library a transport runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
-    /// paho-mqtt: Paho C with OpenSSL.
+    /// paho-mqtt: Paho C with OpenSSL (feature `paho`).
+    #[cfg(feature = "paho")]
     Paho,
+    /// rumqttc with rustls, pure Rust (feature `rumqtt`).
+    #[cfg(feature = "rumqtt")]
+    Rumqtt,
 }
 
+#[cfg(not(any(feature = "paho", feature = "rumqtt")))]
+compile_error!("iot-sdk needs an MQTT backend: enable the feature `paho` or `rumqtt`");
+
 impl Backend {
+    /// paho while it is compiled in (the backend with the longest record), else rumqtt.
+    #[cfg(feature = "paho")]
+    pub(crate) const DEFAULT: Backend = Backend::Paho;
+    /// paho while it is compiled in (the backend with the longest record), else rumqtt.
+    #[cfg(not(feature = "paho"))]
+    pub(crate) const DEFAULT: Backend = Backend::Rumqtt;
+
     /// The backend of transports started without one: `IOT_SDK_MQTT_BACKEND` when set
     /// to a compiled-in backend, else the first compiled in (paho before rumqtt).
     pub(crate) fn from_env() -> Result<Backend> {
         match std::env::var(BACKEND_VARIABLE) {
             Ok(name) if !name.is_empty() => name.parse(),
-            _ => Ok(Backend::Paho),
+            _ => Ok(Backend::DEFAULT),
         }
     }
 }
@@ -46,9 +60,12 @@ impl FromStr for Backend {
 
     fn from_str(name: &str) -> Result<Backend> {
         match name {
+            #[cfg(feature = "paho")]
             "paho" => Ok(Backend::Paho),
+            #[cfg(feature = "rumqtt")]
+            "rumqtt" => Ok(Backend::Rumqtt),
             other => Err(Error::Config(format!(
-                "{BACKEND_VARIABLE}: `{other}` is not a compiled-in MQTT backend (paho)"
+                "{BACKEND_VARIABLE}: `{other}` is not a compiled-in MQTT backend (paho or rumqtt, by cargo feature)"
             ))),
         }
     }
@@ -80,6 +97,7 @@ pub(super) enum Publish {
     /// The client holds as many messages as it takes; the message was not taken.
     Busy,
     /// The client can never send this message.
+    #[cfg_attr(not(feature = "paho"), allow(dead_code, reason = "only paho refuses messages"))]
     Refused(String),
 }
 
@@ -89,7 +107,23 @@ pub(super) type Subscribed = BoxFuture<'static, Result<()>>;
 /// One MQTT connection of one backend.
 pub(super) enum Connection {
     /// Over paho-mqtt.
+    #[cfg(feature = "paho")]
     Paho(super::paho::Connection),
+    /// Over rumqttc.
+    #[cfg(feature = "rumqtt")]
+    Rumqtt(super::rumqtt::Connection),
+}
+
+/// `match` over the backends of a connection, each arm the same expression.
+macro_rules! each {
+    ($connection:expr, $c:ident => $body:expr) => {
+        match $connection {
+            #[cfg(feature = "paho")]
+            Connection::Paho($c) => $body,
+            #[cfg(feature = "rumqtt")]
+            Connection::Rumqtt($c) => $body,
+        }
+    };
 }
 
 impl Connection {
@@ -101,9 +135,14 @@ impl Connection {
         hooks: &Hooks,
     ) -> std::result::Result<Connection, Attempt> {
         match backend {
+            #[cfg(feature = "paho")]
             Backend::Paho => super::paho::Connection::connect(config, credentials, hooks)
                 .await
                 .map(Connection::Paho),
+            #[cfg(feature = "rumqtt")]
+            Backend::Rumqtt => super::rumqtt::Connection::connect(config, credentials, hooks)
+                .await
+                .map(Connection::Rumqtt),
         }
     }
 
@@ -112,45 +151,33 @@ impl Connection {
         &self,
         filters: &[String],
     ) -> BoxFuture<'static, std::result::Result<Vec<String>, String>> {
-        match self {
-            Connection::Paho(c) => c.subscribe_all(filters),
-        }
+        each!(self, c => c.subscribe_all(filters))
     }
 
     /// Subscribes one filter at QoS 1: a refusal is [`Error::Connection`], a lost
     /// connection is `Ok` (the filter is subscribed again after reconnecting).
     pub(super) fn subscribe(&self, filter: String) -> Subscribed {
-        match self {
-            Connection::Paho(c) => c.subscribe(filter),
-        }
+        each!(self, c => c.subscribe(filter))
     }
 
     /// Unsubscribes one filter.
     pub(super) fn unsubscribe(&self, filter: String) -> Subscribed {
-        match self {
-            Connection::Paho(c) => c.unsubscribe(filter),
-        }
+        each!(self, c => c.unsubscribe(filter))
     }
 
     /// Hands one message to the client.
     pub(super) fn publish(&self, topic: &str, payload: &[u8], qos: QoS) -> Publish {
-        match self {
-            Connection::Paho(c) => c.publish(topic, payload, qos),
-        }
+        each!(self, c => c.publish(topic, payload, qos))
     }
 
     /// Resolves when the connection is lost, with why.
     pub(super) async fn lost(&mut self) -> String {
-        match self {
-            Connection::Paho(c) => c.lost().await,
-        }
+        each!(self, c => c.lost().await)
     }
 
     /// Sends DISCONNECT, waiting at most `limit`.
     pub(super) async fn disconnect(&self, limit: Duration) {
-        match self {
-            Connection::Paho(c) => c.disconnect(limit).await,
-        }
+        each!(self, c => c.disconnect(limit).await)
     }
 }
 

@@ -42,7 +42,11 @@ impl TransportConfig {
     /// accept a short blocking read. Errors name the offending setting or file.
     pub fn validate(&self) -> Result<()> {
         self.check()?;
-        self.tls.as_ref().map_or(Ok(()), super::tls::check_files)
+        #[cfg(feature = "paho")]
+        let check_files = super::tls::check_files;
+        #[cfg(not(feature = "paho"))]
+        let check_files = super::rustls_tls::check_files;
+        self.tls.as_ref().map_or(Ok(()), check_files)
     }
 
     /// Checks every setting without touching the file system.
@@ -86,6 +90,7 @@ impl TransportConfig {
     }
 
     /// The URI paho connects to: `tcp://host:port` or `ssl://host:port`.
+    #[cfg_attr(not(feature = "paho"), allow(dead_code, reason = "paho's URI"))]
     pub(crate) fn uri(&self) -> String {
         let scheme = if self.tls.is_some() { "ssl" } else { "tcp" };
         self.uri_with(scheme)

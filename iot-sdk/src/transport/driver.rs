@@ -353,6 +353,8 @@ impl Driver {
             link_dead = link_dead || self.pump(connection, &mut deliveries);
             if deliveries.is_empty() {
                 progress = Instant::now();
+                // What was heard before counts for nothing awaited later.
+                self.heard.store(false, Ordering::Relaxed);
             }
             // Awaited acknowledgements and no sign of the broker for a keep-alive:
             // the link is dead even if the socket does not know it yet (paho's own
@@ -362,6 +364,7 @@ impl Driver {
             tokio::select! {
                 Some((seq, result)) = deliveries.next() => {
                     progress = Instant::now();
+                    self.heard.store(false, Ordering::Relaxed);
                     self.delivered(seq, result);
                     // Settle every acknowledgement already in: one wake-up, not one each.
                     while let Some(Some((seq, result))) = deliveries.next().now_or_never() {

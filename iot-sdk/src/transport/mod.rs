@@ -1,9 +1,11 @@
 //! The MQTT transport: the only code in the SDK that touches an MQTT client library.
 //!
 //! [`Transport`] is a cheap handle to a driver task (the backend-neutral session,
-//! `driver.rs`) that owns one connection at a time of a backend (`backend.rs`; today
-//! paho-mqtt, `paho.rs`). The driver connects with fresh [`Credentials`] for every attempt (IoTDA passwords embed
-//! the hour), reconnects with the backoff of the protocol notes (§1.10), subscribes the
+//! `driver.rs`) that owns one connection at a time of a backend (`backend.rs`):
+//! paho-mqtt (`paho.rs`, feature `paho`) or rumqttc on rustls (`rumqtt.rs` and
+//! `rustls_tls.rs`, feature `rumqtt`), picked per transport (`IOT_SDK_MQTT_BACKEND`,
+//! else paho when compiled in). The driver connects with fresh [`Credentials`] for
+//! every attempt (IoTDA passwords embed the hour), reconnects with the backoff of the protocol notes (§1.10), subscribes the
 //! remembered filters after every CONNACK and streams the SDK-owned outbox: a bounded,
 //! ordered queue where every publish waits until the broker acknowledged it. QoS 1
 //! messages in flight when a connection drops are sent again first after reconnecting,
@@ -25,6 +27,9 @@
 //! * paho notices a dead link only after up to 2.5 keep-alives; the driver drops a
 //!   connection on which acknowledgements were awaited for a whole keep-alive with
 //!   nothing heard from the broker.
+//! * rumqttc (0.25) reports acknowledgements only as events with packet ids; its
+//!   connection task pairs them with the futures the session awaits (`rumqtt.rs`).
+//!   Its keep-alive notices a dead idle link within 2 keep-alives.
 //! * Known upstream bug, not worked around: when the socket dies while paho is writing
 //!   a QoS 1 PUBLISH, paho frees that message twice later and the process aborts
 //!   (eclipse-paho/paho.mqtt.c#1621). Seen here when a broker was stopped in the
@@ -35,7 +40,13 @@ mod backoff;
 mod config;
 mod driver;
 mod outbox;
+#[cfg(feature = "paho")]
 mod paho;
+#[cfg(feature = "rumqtt")]
+mod rumqtt;
+#[cfg(feature = "rumqtt")]
+mod rustls_tls;
+#[cfg(feature = "paho")]
 mod tls;
 
 #[cfg(test)]
@@ -74,6 +85,7 @@ pub enum QoS {
 
 impl QoS {
     /// The QoS number of the MQTT packets.
+    #[cfg(feature = "paho")]
     fn level(self) -> i32 {
         match self {
             QoS::AtMostOnce => 0,

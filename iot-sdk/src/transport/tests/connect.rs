@@ -4,18 +4,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::support::{Mosquitto, ScriptedBroker, anonymous, config, password_file, within};
+use super::support::{start, Mosquitto, ScriptedBroker, anonymous, config, password_file, within};
 use super::{next_message, state, stopped, until_gone};
+use crate::transport::backend::Backend;
 use crate::error::Error;
 use crate::protocol::auth::Credentials;
 use crate::transport::{ConnectionState, Inbound, QoS, StopReason, Transport};
 
-#[tokio::test]
-async fn publishes_and_receives_its_own_subscriptions() {
+async fn publishes_and_receives_its_own_subscriptions(backend: Backend) {
     let broker = Mosquitto::start("allow_anonymous true").await;
     let mut config = config(broker.port());
     config.subscriptions = vec!["$oc/devices/d1/sys/#".into()];
-    let (transport, mut inbound) = Transport::start(config, anonymous("d1_0_0_2024010100"));
+    let (transport, mut inbound) = start(backend, config, anonymous("d1_0_0_2024010100"));
 
     within(transport.connect()).await.expect("connects");
     assert_eq!(state(&transport), ConnectionState::Connected);
@@ -86,10 +86,9 @@ async fn publishes_and_receives_its_own_subscriptions() {
     );
 }
 
-#[tokio::test]
-async fn connack_4_stops_at_once_without_another_attempt() {
+async fn connack_4_stops_at_once_without_another_attempt(backend: Backend) {
     let broker = ScriptedBroker::answering(4).await;
-    let (transport, inbound) = Transport::start(config(broker.port()), anonymous("d1"));
+    let (transport, inbound) = start(backend, config(broker.port()), anonymous("d1"));
     let queued = within(transport.publish("t".into(), b"x".to_vec(), QoS::AtLeastOnce)).await;
 
     let refused = within(transport.connect()).await;
@@ -117,8 +116,7 @@ async fn connack_4_stops_at_once_without_another_attempt() {
     );
 }
 
-#[tokio::test]
-async fn other_refusals_are_retried_with_fresh_credentials() {
+async fn other_refusals_are_retried_with_fresh_credentials(backend: Backend) {
     let passwords = password_file("d1", "right");
     let listener = format!(
         "allow_anonymous false\npassword_file {}",
@@ -138,7 +136,7 @@ async fn other_refusals_are_retried_with_fresh_credentials() {
             password: Some(if n < 2 { "wrong" } else { "right" }.into()),
         }
     });
-    let (transport, _inbound) = Transport::start(config(broker.port()), credentials);
+    let (transport, _inbound) = start(backend, config(broker.port()), credentials);
 
     within(transport.connect())
         .await
@@ -159,12 +157,11 @@ async fn other_refusals_are_retried_with_fresh_credentials() {
         .expect("closes");
 }
 
-#[tokio::test]
-async fn invalid_configuration_stops_before_any_connection() {
+async fn invalid_configuration_stops_before_any_connection(backend: Backend) {
     let broker = ScriptedBroker::answering(0).await;
     let mut config = config(broker.port());
     config.keep_alive = Duration::from_secs(5);
-    let (transport, inbound) = Transport::start(config, anonymous("d1"));
+    let (transport, inbound) = start(backend, config, anonymous("d1"));
 
     let refused = within(transport.connect()).await;
     assert!(
@@ -180,4 +177,11 @@ async fn publish(transport: &Transport, topic: &str, payload: &[u8]) {
     within(within(delivery).await.expect("queued"))
         .await
         .expect("acknowledged");
+}
+
+super::on_every_backend! {
+    #[tokio::test] publishes_and_receives_its_own_subscriptions,
+    #[tokio::test] connack_4_stops_at_once_without_another_attempt,
+    #[tokio::test] other_refusals_are_retried_with_fresh_credentials,
+    #[tokio::test] invalid_configuration_stops_before_any_connection,
 }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use futures::poll;
 
-use super::support::{Mosquitto, Subscriber, anonymous, config, free_port, within};
+use super::support::{start, Mosquitto, Subscriber, anonymous, config, free_port, within};
 use super::{next_message, until_gone};
+use crate::transport::backend::Backend;
 use crate::error::Error;
 use crate::transport::{Delivery, Inbound, OverflowPolicy, QoS, Transport};
 
@@ -16,8 +17,7 @@ const MESSAGES: usize = 1_000;
 /// Messages published before the broker is frozen.
 const BEFORE_FREEZE: usize = 300;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_message_is_lost_when_the_broker_restarts_mid_stream() {
+async fn no_message_is_lost_when_the_broker_restarts_mid_stream(backend: Backend) {
     // Persistent sessions keep the subscriber's queue across the restart, so whatever
     // the broker acknowledged reaches it; what it did not, the transport sends again.
     let mut broker =
@@ -25,7 +25,7 @@ async fn no_message_is_lost_when_the_broker_restarts_mid_stream() {
     let mut subscriber = Subscriber::connect(broker.port(), "load/#").await;
     let config = config(broker.port());
     let in_flight = config.max_inflight;
-    let (transport, mut inbound) = Transport::start(config, anonymous("loader"));
+    let (transport, mut inbound) = start(backend, config, anonymous("loader"));
     within(transport.connect()).await.expect("connects");
 
     let mut seen = Vec::new();
@@ -106,14 +106,13 @@ fn first_appearances(seen: &[Vec<u8>]) -> Vec<Vec<u8>> {
     seen.iter().filter(|p| known.insert(*p)).cloned().collect()
 }
 
-#[tokio::test]
-async fn publishes_made_offline_are_sent_after_subscribing_and_drop_oldest_evicts() {
+async fn publishes_made_offline_are_sent_after_subscribing_and_drop_oldest_evicts(backend: Backend) {
     let port = free_port();
     let mut config = config(port);
     config.outbox.capacity = 2;
     config.outbox.overflow = OverflowPolicy::DropOldest;
     config.subscriptions = vec!["queued/#".into()];
-    let (transport, mut inbound) = Transport::start(config, anonymous("offline"));
+    let (transport, mut inbound) = start(backend, config, anonymous("offline"));
     let mut deliveries = Vec::new();
     for payload in ["a", "b", "c"] {
         let queued = transport.publish("queued/t".into(), payload.into(), QoS::AtLeastOnce);
@@ -137,14 +136,13 @@ async fn publishes_made_offline_are_sent_after_subscribing_and_drop_oldest_evict
         .expect("closes");
 }
 
-#[tokio::test]
-async fn reject_refuses_and_wait_blocks_while_the_outbox_is_full() {
+async fn reject_refuses_and_wait_blocks_while_the_outbox_is_full(backend: Backend) {
     let port = free_port();
     for policy in [OverflowPolicy::Reject, OverflowPolicy::Wait] {
         let mut config = config(port);
         config.outbox.capacity = 1;
         config.outbox.overflow = policy;
-        let (transport, inbound) = Transport::start(config, anonymous("full"));
+        let (transport, inbound) = start(backend, config, anonymous("full"));
         let first = within(transport.publish("t".into(), b"1".to_vec(), QoS::AtLeastOnce))
             .await
             .expect("queued");
@@ -171,4 +169,10 @@ async fn reject_refuses_and_wait_blocks_while_the_outbox_is_full() {
         assert!(matches!(within(first).await, Err(Error::Stopped)));
         until_gone(inbound).await;
     }
+}
+
+super::on_every_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] no_message_is_lost_when_the_broker_restarts_mid_stream,
+    #[tokio::test] publishes_made_offline_are_sent_after_subscribing_and_drop_oldest_evicts,
+    #[tokio::test] reject_refuses_and_wait_blocks_while_the_outbox_is_full,
 }

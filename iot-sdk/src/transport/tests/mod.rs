@@ -2,6 +2,22 @@
 //!
 //! They live inside the crate because the transport is crate-private.
 
+/// Runs each listed test, an `async fn NAME(backend: Backend)`, once per compiled-in
+/// backend: as `paho::NAME` and `rumqtt::NAME`.
+macro_rules! on_every_backend {
+    ($( #[$attr:meta] $name:ident ),* $(,)?) => {
+        #[cfg(feature = "paho")]
+        mod paho {
+            $( #[$attr] async fn $name() { super::$name(crate::transport::backend::Backend::Paho).await } )*
+        }
+        #[cfg(feature = "rumqtt")]
+        mod rumqtt {
+            $( #[$attr] async fn $name() { super::$name(crate::transport::backend::Backend::Rumqtt).await } )*
+        }
+    };
+}
+use on_every_backend;
+
 mod connect;
 mod delivery;
 mod recovery;

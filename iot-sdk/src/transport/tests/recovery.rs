@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::support::{Link, Mosquitto, Proxy, ScriptedBroker, anonymous, config, free_port, within};
+use super::support::{start, Link, Mosquitto, Proxy, ScriptedBroker, anonymous, config, free_port, within};
 use super::state;
+use crate::transport::backend::Backend;
 use crate::error::Error;
 use crate::transport::{ConnectionState, Inbound, OverflowPolicy, QoS, Transport};
 
@@ -37,12 +38,11 @@ async fn connections(inbound: &mut tokio::sync::mpsc::UnboundedReceiver<Inbound>
     }
 }
 
-#[tokio::test]
-async fn a_flapping_link_does_not_ratchet_the_backoff() {
+async fn a_flapping_link_does_not_ratchet_the_backoff(backend: Backend) {
     // Every connection is accepted and dropped 100 ms later: attempts succeed, so
     // every retry is a first retry (before: 1, 2, 3, … up to the cap).
     let broker = ScriptedBroker::flapping(Duration::from_millis(100)).await;
-    let (transport, mut inbound) = Transport::start(config(broker.port()), anonymous("flap"));
+    let (transport, mut inbound) = start(backend, config(broker.port()), anonymous("flap"));
     let attempts = record_attempts(&transport);
     connections(&mut inbound, 5).await;
     let attempts = attempts.lock().expect("not poisoned").clone();
@@ -51,13 +51,12 @@ async fn a_flapping_link_does_not_ratchet_the_backoff() {
     within(transport.close(Duration::ZERO)).await.ok();
 }
 
-#[tokio::test]
-async fn publishing_resumes_within_one_backoff_step_after_the_broker_returns() {
+async fn publishing_resumes_within_one_backoff_step_after_the_broker_returns(backend: Backend) {
     let port = free_port();
     let mut config = config(port);
     config.reconnect.min_backoff = Duration::from_millis(100);
     config.reconnect.max_backoff = Duration::from_secs(3);
-    let (transport, _inbound) = Transport::start(config, anonymous("returns"));
+    let (transport, _inbound) = start(backend, config, anonymous("returns"));
     // Long enough without a broker for the delay to reach its cap.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let queued = within(transport.publish("t".into(), b"1".to_vec(), QoS::AtLeastOnce))
@@ -88,14 +87,13 @@ async fn publishing_resumes_within_one_backoff_step_after_the_broker_returns() {
     within(transport.close(Duration::from_secs(1))).await.ok();
 }
 
-#[tokio::test]
-async fn a_stalled_link_is_noticed_within_one_and_a_half_keep_alives() {
+async fn a_stalled_link_is_noticed_within_one_and_a_half_keep_alives(backend: Backend) {
     let broker = Mosquitto::start("allow_anonymous true").await;
     let proxy = Proxy::start(broker.port()).await;
     let mut config = config(proxy.port());
     config.keep_alive = Duration::from_secs(30);
     config.outbox.capacity = 2;
-    let (transport, _inbound) = Transport::start(config, anonymous("stalled"));
+    let (transport, _inbound) = start(backend, config, anonymous("stalled"));
     within(transport.connect()).await.expect("connects");
     let first = within(transport.publish("t".into(), b"1".to_vec(), QoS::AtLeastOnce)).await;
     within(first.expect("queued")).await.expect("delivered");
@@ -137,15 +135,14 @@ async fn a_stalled_link_is_noticed_within_one_and_a_half_keep_alives() {
     within(transport.close(Duration::from_secs(1))).await.ok();
 }
 
-#[tokio::test]
-async fn drop_oldest_keeps_messages_sent_before_a_lost_connection() {
+async fn drop_oldest_keeps_messages_sent_before_a_lost_connection(backend: Backend) {
     let broker = Mosquitto::start("allow_anonymous true").await;
     let proxy = Proxy::start(broker.port()).await;
     let mut config = config(proxy.port());
     config.max_inflight = 1;
     config.outbox.capacity = 2;
     config.outbox.overflow = OverflowPolicy::DropOldest;
-    let (transport, _inbound) = Transport::start(config, anonymous("dropper"));
+    let (transport, _inbound) = start(backend, config, anonymous("dropper"));
     within(transport.connect()).await.expect("connects");
 
     // "a" is written but never acknowledged, "b" waits behind it; then the link dies.
@@ -182,4 +179,11 @@ async fn drop_oldest_keeps_messages_sent_before_a_lost_connection() {
     within(a).await.expect("a delivered");
     within(c).await.expect("c delivered");
     within(transport.close(Duration::from_secs(1))).await.ok();
+}
+
+super::on_every_backend! {
+    #[tokio::test] a_flapping_link_does_not_ratchet_the_backoff,
+    #[tokio::test] publishing_resumes_within_one_backoff_step_after_the_broker_returns,
+    #[tokio::test] a_stalled_link_is_noticed_within_one_and_a_half_keep_alives,
+    #[tokio::test] drop_oldest_keeps_messages_sent_before_a_lost_connection,
 }

@@ -7,8 +7,9 @@ use std::time::Duration;
 use openssl::pkey::PKey;
 use openssl::symm::Cipher;
 
-use super::support::{Mosquitto, Pki, ScriptedBroker, anonymous, config, within};
+use super::support::{start, Mosquitto, Pki, ScriptedBroker, anonymous, config, within};
 use super::{next_message, state, until_gone};
+use crate::transport::backend::Backend;
 use crate::error::{Error, Result};
 use crate::transport::{
     ClientCert, ConnectionState, QoS, StopReason, TlsConfig, Transport, TransportConfig,
@@ -31,19 +32,18 @@ fn client_cert(pki: &Pki, key: &str, key_password: Option<&str>) -> ClientCert {
     }
 }
 
-async fn connect(config: TransportConfig) -> (Transport, Result<()>) {
-    let (transport, _inbound) = Transport::start(config, anonymous("secure"));
+async fn connect(backend: Backend, config: TransportConfig) -> (Transport, Result<()>) {
+    let (transport, _inbound) = start(backend, config, anonymous("secure"));
     let outcome = within(transport.connect()).await;
     (transport, outcome)
 }
 
-#[tokio::test]
-async fn a_verified_server_carries_messages() {
+async fn a_verified_server_carries_messages(backend: Backend) {
     let pki = Pki::generate();
     let broker = Mosquitto::start(&pki.listener("server")).await;
     let mut config = tls_config(broker.port(), &pki, "ca.pem");
     config.subscriptions = vec!["secure/#".into()];
-    let (transport, mut inbound) = Transport::start(config, anonymous("secure"));
+    let (transport, mut inbound) = start(backend, config, anonymous("secure"));
 
     within(transport.connect())
         .await
@@ -62,11 +62,10 @@ async fn a_verified_server_carries_messages() {
         .expect("closes");
 }
 
-#[tokio::test]
-async fn an_untrusted_server_is_refused_for_good() {
+async fn an_untrusted_server_is_refused_for_good(backend: Backend) {
     let pki = Pki::generate();
     let broker = Mosquitto::start(&pki.listener("server")).await;
-    let (transport, outcome) = connect(tls_config(broker.port(), &pki, "other-ca.pem")).await;
+    let (transport, outcome) = connect(backend, tls_config(broker.port(), &pki, "other-ca.pem")).await;
 
     assert!(
         matches!(&outcome, Err(Error::Tls(why)) if why.starts_with("server certificate not trusted (")),
@@ -80,12 +79,11 @@ async fn an_untrusted_server_is_refused_for_good() {
     ));
 }
 
-#[tokio::test]
-async fn a_wrong_host_name_is_refused_unless_explicitly_allowed() {
+async fn a_wrong_host_name_is_refused_unless_explicitly_allowed(backend: Backend) {
     let pki = Pki::generate();
     let broker = Mosquitto::start(&pki.listener("wrong-host")).await;
     let mut config = tls_config(broker.port(), &pki, "ca.pem");
-    let (_, outcome) = connect(config.clone()).await;
+    let (_, outcome) = connect(backend, config.clone()).await;
     assert!(
         matches!(&outcome, Err(Error::Tls(why))
             if why.starts_with("server certificate is not for ") && why.contains("mismatch")),
@@ -95,35 +93,47 @@ async fn a_wrong_host_name_is_refused_unless_explicitly_allowed() {
     if let Some(tls) = config.tls.as_mut() {
         tls.verify_host_name = false;
     }
-    let (transport, outcome) = connect(config).await;
+    let (transport, outcome) = connect(backend, config).await;
     outcome.expect("connects with host-name verification turned off");
     within(transport.close(Duration::from_secs(1)))
         .await
         .expect("closes");
 }
 
-#[tokio::test]
-async fn a_client_certificate_authenticates_the_device() {
+async fn a_client_certificate_authenticates_the_device(backend: Backend) {
     let pki = Pki::generate();
+    encrypt_client_key(&pki);
     let listener = format!("{}require_certificate true", pki.listener("server"));
     let broker = Mosquitto::start(&listener).await;
-    let mut config = tls_config(broker.port(), &pki, "ca.pem");
-    if let Some(tls) = config.tls.as_mut() {
-        tls.client_cert = Some(client_cert(&pki, "client.key", None));
+    for (key, password) in [("client.key", None), ("client-encrypted.key", Some("s3cret"))] {
+        let mut config = tls_config(broker.port(), &pki, "ca.pem");
+        if let Some(tls) = config.tls.as_mut() {
+            tls.client_cert = Some(client_cert(&pki, key, password));
+        }
+        let (transport, outcome) = connect(backend, config).await;
+        outcome.unwrap_or_else(|e| panic!("connects with the client certificate and {key}: {e}"));
+        within(transport.close(Duration::from_secs(1)))
+            .await
+            .expect("closes");
     }
-    let (transport, outcome) = connect(config).await;
-    outcome.expect("connects with the client certificate");
-    within(transport.close(Duration::from_secs(1)))
-        .await
-        .expect("closes");
 }
 
-#[tokio::test]
-async fn a_missing_ca_file_stops_before_any_traffic() {
+/// Writes `client-encrypted.key`: the client key as encrypted PKCS#8 (PBES2,
+/// AES-256-CBC), password `s3cret`, as OpenSSL writes it.
+fn encrypt_client_key(pki: &Pki) {
+    let key = PKey::private_key_from_pem(&fs::read(pki.path("client.key")).expect("key"))
+        .expect("parse key");
+    let encrypted = key
+        .private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), b"s3cret")
+        .expect("encrypt key");
+    fs::write(pki.path("client-encrypted.key"), encrypted).expect("write key");
+}
+
+async fn a_missing_ca_file_stops_before_any_traffic(backend: Backend) {
     let pki = Pki::generate();
     let broker = ScriptedBroker::answering(0).await;
     let config = tls_config(broker.port(), &pki, "missing.pem");
-    let (transport, inbound) = Transport::start(config, anonymous("secure"));
+    let (transport, inbound) = start(backend, config, anonymous("secure"));
 
     let outcome = within(transport.connect()).await;
     assert!(
@@ -134,22 +144,36 @@ async fn a_missing_ca_file_stops_before_any_traffic() {
     assert_eq!(broker.connections(), 0);
 }
 
+#[cfg(feature = "paho")]
 #[test]
-fn certificate_files_are_checked_with_the_file_named() {
+fn certificate_files_are_checked_with_the_file_named_by_paho() {
+    certificate_files_are_checked_with_the_file_named(crate::transport::tls::check_files);
+}
+
+#[cfg(feature = "rumqtt")]
+#[test]
+fn certificate_files_are_checked_with_the_file_named_by_rustls() {
+    certificate_files_are_checked_with_the_file_named(crate::transport::rustls_tls::check_files);
+}
+
+#[test]
+fn validation_checks_the_certificate_files() {
+    let pki = Pki::generate();
+    let config = tls_config(1, &pki, "ca.key");
+    assert!(matches!(config.validate(), Err(Error::Tls(why)) if why.contains("ca.key")));
+}
+
+fn certificate_files_are_checked_with_the_file_named(check_files: fn(&TlsConfig) -> Result<()>) {
     let pki = Pki::generate();
     let check = |ca: &str, cert: Option<ClientCert>| {
         let mut config = tls_config(1, &pki, ca);
         if let Some(tls) = config.tls.as_mut() {
             tls.client_cert = cert;
         }
-        config.validate()
+        config.check()?;
+        config.tls.as_ref().map_or(Ok(()), check_files)
     };
-    let key = PKey::private_key_from_pem(&fs::read(pki.path("client.key")).expect("key"))
-        .expect("parse key");
-    let encrypted = key
-        .private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), b"s3cret")
-        .expect("encrypt key");
-    fs::write(pki.path("client-encrypted.key"), encrypted).expect("write key");
+    encrypt_client_key(&pki);
 
     let no_certificate = check("ca.key", None);
     assert!(
@@ -177,4 +201,12 @@ fn certificate_files_are_checked_with_the_file_named() {
     )
     .expect("unlocked key");
     check("ca.pem", Some(client_cert(&pki, "client.key", None))).expect("plain key");
+}
+
+super::on_every_backend! {
+    #[tokio::test] a_verified_server_carries_messages,
+    #[tokio::test] an_untrusted_server_is_refused_for_good,
+    #[tokio::test] a_wrong_host_name_is_refused_unless_explicitly_allowed,
+    #[tokio::test] a_client_certificate_authenticates_the_device,
+    #[tokio::test] a_missing_ca_file_stops_before_any_traffic,
 }

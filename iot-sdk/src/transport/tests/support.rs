@@ -19,7 +19,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::protocol::auth::Credentials;
-use crate::transport::{CredentialsFn, OutboxConfig, ReconnectConfig, TransportConfig};
+use crate::transport::backend::Backend;
+use crate::transport::{
+    CredentialsFn, Inbound, OutboxConfig, ReconnectConfig, Transport, TransportConfig,
+};
 
 /// Guards every wait of a test: a hang fails the test instead of blocking CI.
 pub(super) async fn within<F: Future>(future: F) -> F::Output {
@@ -51,6 +54,15 @@ pub(super) fn config(port: u16) -> TransportConfig {
         },
         subscriptions: Vec::new(),
     }
+}
+
+/// Starts a transport on `backend`.
+pub(super) fn start(
+    backend: Backend,
+    config: TransportConfig,
+    credentials: CredentialsFn,
+) -> (Transport, mpsc::UnboundedReceiver<Inbound>) {
+    Transport::start_on(Ok(backend), config, credentials)
 }
 
 /// Credentials without a password (anonymous brokers, X.509).
