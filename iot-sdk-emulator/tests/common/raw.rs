@@ -87,11 +87,19 @@ impl RawDevice {
         }
     }
 
-    /// The next PUBLISH, skipping other packets.
+    /// The next PUBLISH, skipping other packets; a QoS 1 one is
+    /// acknowledged (unacknowledged ones would fill the broker's in-flight
+    /// window and stop deliveries).
     pub async fn publish_received(&mut self) -> rumqttc::mqttbytes::v4::Publish {
         loop {
             match self.recv().await {
-                Some(Packet::Publish(publish)) => return publish,
+                Some(Packet::Publish(publish)) => {
+                    if publish.qos == QoS::AtLeastOnce {
+                        let ack = rumqttc::mqttbytes::v4::PubAck::new(publish.pkid);
+                        self.send(Packet::PubAck(ack)).await;
+                    }
+                    return publish;
+                }
                 Some(_) => continue,
                 None => panic!("connection closed"),
             }
