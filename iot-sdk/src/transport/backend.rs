@@ -10,11 +10,12 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::{Inbound, QoS, StopReason, TransportConfig};
 use crate::error::{Error, Result};
@@ -75,8 +76,36 @@ impl FromStr for Backend {
 pub(super) struct Hooks {
     /// Inbound messages, in order.
     pub(super) inbound: mpsc::UnboundedSender<Inbound>,
-    /// Set whenever the broker was heard from (a message arrived).
-    pub(super) heard: Arc<AtomicBool>,
+    /// When the broker was last heard from.
+    pub(super) heard: Arc<Heard>,
+}
+
+/// When the broker was last heard from, marked from any thread.
+#[derive(Debug)]
+pub(super) struct Heard {
+    base: Instant,
+    /// Milliseconds from `base`.
+    at: AtomicU64,
+}
+
+impl Heard {
+    pub(super) fn new() -> Self {
+        Self {
+            base: Instant::now(),
+            at: AtomicU64::new(0),
+        }
+    }
+
+    /// The broker was heard from just now.
+    pub(super) fn mark(&self) {
+        let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.at.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// When the broker was last heard from (the start, if never).
+    pub(super) fn last(&self) -> Instant {
+        self.base + Duration::from_millis(self.at.load(Ordering::Relaxed))
+    }
 }
 
 /// How a connection attempt failed.
@@ -97,7 +126,10 @@ pub(super) enum Publish {
     /// The client holds as many messages as it takes; the message was not taken.
     Busy,
     /// The client can never send this message.
-    #[cfg_attr(not(feature = "paho"), allow(dead_code, reason = "only paho refuses messages"))]
+    #[cfg_attr(
+        not(feature = "paho"),
+        allow(dead_code, reason = "only paho refuses messages")
+    )]
     Refused(String),
 }
 
@@ -168,6 +200,17 @@ impl Connection {
     /// Hands one message to the client.
     pub(super) fn publish(&self, topic: &str, payload: &[u8], qos: QoS) -> Publish {
         each!(self, c => c.publish(topic, payload, qos))
+    }
+
+    /// Whether the connection reports the broker's PINGRESPs as heard: then an idle
+    /// link silent for 1.5 keep-alives is dead (the client pings every keep-alive).
+    pub(super) fn hears_pings(&self) -> bool {
+        match self {
+            #[cfg(feature = "paho")]
+            Connection::Paho(_) => false,
+            #[cfg(feature = "rumqtt")]
+            Connection::Rumqtt(_) => true,
+        }
     }
 
     /// Resolves when the connection is lost, with why.

@@ -6,7 +6,6 @@ use std::fmt;
 use std::future::{Future, pending};
 use std::mem;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -17,7 +16,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tracing::{debug, info, warn};
 
-use super::backend::{Attempt, Backend, Connection, Hooks, Publish};
+use super::backend::{Attempt, Backend, Connection, Heard, Hooks, Publish};
 use super::backoff::Backoff;
 use super::outbox::Outbox;
 use super::{
@@ -150,8 +149,8 @@ pub(super) struct Driver {
     handles_alive: bool,
     /// Subscription requests received while connecting.
     deferred: Vec<Command>,
-    /// Set by the connection whenever the broker was heard from.
-    heard: Arc<AtomicBool>,
+    /// When the connection last heard from the broker.
+    heard: Arc<Heard>,
     inbound: mpsc::UnboundedSender<Inbound>,
     state: watch::Sender<ConnectionState>,
     filters: Vec<String>,
@@ -179,7 +178,7 @@ impl Driver {
             commands,
             handles_alive: true,
             deferred: Vec::new(),
-            heard: Arc::new(AtomicBool::new(false)),
+            heard: Arc::new(Heard::new()),
             inbound,
             state,
             closing: None,
@@ -347,24 +346,30 @@ impl Driver {
         let mut deliveries = Deliveries::new();
         let mut link_dead = false;
         // When the broker last showed progress, or nothing was awaited from it.
-        let mut progress = Instant::now();
+        let connected = Instant::now();
+        let mut progress = connected;
         let silence = self.config.keep_alive;
+        let pings_heard = connection.hears_pings();
         loop {
             link_dead = link_dead || self.pump(connection, &mut deliveries);
             if deliveries.is_empty() {
                 progress = Instant::now();
-                // What was heard before counts for nothing awaited later.
-                self.heard.store(false, Ordering::Relaxed);
             }
-            // Awaited acknowledgements and no sign of the broker for a keep-alive:
-            // the link is dead even if the socket does not know it yet (paho's own
-            // keep-alive check takes up to 2.5 keep-alives).
-            let stalled = (!deliveries.is_empty()).then_some(progress + silence);
+            // The link is dead, even if the socket does not know it yet, when
+            // acknowledgements were awaited for a keep-alive with no sign of the broker
+            // (paho's own keep-alive check takes up to 2.5 keep-alives), or, where the
+            // client's pings are seen, nothing at all came for 1.5 keep-alives.
+            let heard = self.heard.last().max(connected);
+            let stalled = (!deliveries.is_empty()).then_some(progress.max(heard) + silence);
+            let silent = pings_heard.then_some(heard + silence.mul_f32(1.5));
+            let watchdog = match (stalled, silent) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let due = self.close_due();
             tokio::select! {
                 Some((seq, result)) = deliveries.next() => {
                     progress = Instant::now();
-                    self.heard.store(false, Ordering::Relaxed);
                     self.delivered(seq, result);
                     // Settle every acknowledgement already in: one wake-up, not one each.
                     while let Some(Some((seq, result))) = deliveries.next().now_or_never() {
@@ -373,13 +378,17 @@ impl Driver {
                 }
                 () = self.shared.work.notified() => {}
                 why = connection.lost() => return Served::Lost(why),
-                () = sleep_until_some(stalled) => {
-                    if self.heard.swap(false, Ordering::Relaxed) {
-                        progress = Instant::now();
-                    } else {
+                () = sleep_until_some(watchdog) => {
+                    // Heard from meanwhile? Then the next turn sets a later watchdog.
+                    let heard = self.heard.last().max(connected);
+                    let now = Instant::now();
+                    let stalled = !deliveries.is_empty() && now >= progress.max(heard) + silence;
+                    let silent = pings_heard && now >= heard + silence.mul_f32(1.5);
+                    if stalled || silent {
+                        let quiet_since = if stalled { progress.max(heard) } else { heard };
                         return Served::Lost(format!(
                             "connection lost (no answer from the broker for {})",
-                            seconds(silence)
+                            seconds(now - quiet_since)
                         ));
                     }
                 }

@@ -5,7 +5,6 @@
 //! on a runtime thread.
 
 use std::mem;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -51,7 +50,12 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         if let (Some(client), Some(released)) = (self.client.take(), self.released.take()) {
-            dispose(client, released.into_inner().unwrap_or_else(PoisonError::into_inner));
+            dispose(
+                client,
+                released
+                    .into_inner()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
         }
     }
 }
@@ -154,9 +158,7 @@ impl Connection {
                 )))
             };
             match token.await {
-                Ok(response) if response.subscribe_response() == Some(SUBACK_FAILURE) => {
-                    refused()
-                }
+                Ok(response) if response.subscribe_response() == Some(SUBACK_FAILURE) => refused(),
                 // paho reports a refused filter (SUBACK 0x80) as a plain failure.
                 Err(paho::Error::Failure) => refused(),
                 Ok(_) => Ok(()),
@@ -183,9 +185,9 @@ impl Connection {
     pub(super) fn publish(&self, topic: &str, payload: &[u8], qos: QoS) -> Publish {
         let message = paho::Message::new(topic, payload, qos.level());
         match self.client.get().try_publish(message) {
-            Ok(token) => Publish::Sent(Box::pin(async move {
-                token.await.map_err(|e| e.to_string())
-            })),
+            Ok(token) => Publish::Sent(Box::pin(
+                async move { token.await.map_err(|e| e.to_string()) },
+            )),
             Err(paho::Error::Publish(rc, _)) => match paho::Error::from(rc) {
                 paho::Error::Disconnected => Publish::Disconnected,
                 // paho's buffer is sized to our window: a completion will free it.
@@ -237,10 +239,10 @@ fn new_client(
         .max_buffered_messages(buffered)
         .create_client()
         .map_err(|e| Error::Config(format!("cannot create an MQTT client for {uri}: {e}")))?;
-    let (inbound, heard): (_, Arc<AtomicBool>) = (hooks.inbound.clone(), Arc::clone(&hooks.heard));
+    let (inbound, heard) = (hooks.inbound.clone(), Arc::clone(&hooks.heard));
     client.set_message_callback(move |_, message| {
         if let Some(message) = message {
-            heard.store(true, Ordering::Relaxed);
+            heard.mark();
             let _ = inbound.send(super::Inbound::Message {
                 topic: message.topic().to_owned(),
                 payload: message.payload().to_vec(),
@@ -271,9 +273,9 @@ fn new_client(
 async fn classify(config: &TransportConfig, error: paho::Error) -> Attempt {
     use paho::ConnectReturnCode::BadUserNameOrPassword;
     match error {
-        paho::Error::ConnectReturn(BadUserNameOrPassword) => {
-            Attempt::Fatal(StopReason::AuthenticationFailed(super::backend::refusal(config)))
-        }
+        paho::Error::ConnectReturn(BadUserNameOrPassword) => Attempt::Fatal(
+            StopReason::AuthenticationFailed(super::backend::refusal(config)),
+        ),
         paho::Error::ConnectReturn(code) => Attempt::Failed(format!(
             "connection refused: {code} (CONNACK {})",
             code as u8

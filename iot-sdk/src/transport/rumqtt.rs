@@ -9,7 +9,6 @@
 //! the session's outbox does.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -110,7 +109,9 @@ impl Connection {
             Ok(Err(error)) => return Err(classify(config, error)),
             Ok(Ok(Event::Incoming(Incoming::ConnAck(_)))) => {}
             Ok(Ok(other)) => {
-                return Err(Attempt::Failed(format!("expected a CONNACK, got {other:?}")));
+                return Err(Attempt::Failed(format!(
+                    "expected a CONNACK, got {other:?}"
+                )));
             }
         }
         let waiting = Arc::new(Mutex::new(Waiting::default()));
@@ -169,7 +170,10 @@ impl Connection {
             }
             waiting.subscribes.push_back(tx);
         }
-        Box::pin(async move { rx.await.map_err(|_| "subscribing failed: connection lost".to_owned()) })
+        Box::pin(async move {
+            rx.await
+                .map_err(|_| "subscribing failed: connection lost".to_owned())
+        })
     }
 
     /// Subscribes one filter at QoS 1.
@@ -255,7 +259,7 @@ async fn run(
     waiting: Arc<Mutex<Waiting>>,
     end: watch::Sender<Option<String>>,
     inbound: tokio::sync::mpsc::UnboundedSender<Inbound>,
-    heard: Arc<std::sync::atomic::AtomicBool>,
+    heard: Arc<super::backend::Heard>,
 ) {
     let mut disconnecting = false;
     let why = loop {
@@ -275,7 +279,7 @@ async fn run(
         let mut waiting = lock(&waiting);
         match event {
             Event::Incoming(packet) => {
-                heard.store(true, Ordering::Relaxed);
+                heard.mark();
                 match packet {
                     Incoming::Publish(message) => {
                         let _ = inbound.send(Inbound::Message {
@@ -355,7 +359,9 @@ fn classify(config: &TransportConfig, error: ConnectionError) -> Attempt {
     let unreachable = |why: String| Attempt::Failed(format!("cannot reach {host}:{port}: {why}"));
     match error {
         ConnectionError::ConnectionRefused(ConnectReturnCode::BadUserNamePassword) => {
-            Attempt::Fatal(StopReason::AuthenticationFailed(super::backend::refusal(config)))
+            Attempt::Fatal(StopReason::AuthenticationFailed(super::backend::refusal(
+                config,
+            )))
         }
         ConnectionError::ConnectionRefused(code) => Attempt::Failed(format!(
             "connection refused: {code:?} (CONNACK {})",
@@ -376,9 +382,9 @@ fn classify(config: &TransportConfig, error: ConnectionError) -> Attempt {
         ConnectionError::Tls(rumqttc::TlsError::DNSName(_)) => Attempt::Fatal(StopReason::Config(
             format!("{host} is not a host name or IP address TLS can verify"),
         )),
-        ConnectionError::Tls(other) => Attempt::Fatal(StopReason::Tls(format!(
-            "TLS setup failed: {other}"
-        ))),
+        ConnectionError::Tls(other) => {
+            Attempt::Fatal(StopReason::Tls(format!("TLS setup failed: {other}")))
+        }
         ConnectionError::NetworkTimeout => unreachable("timed out".into()),
         other => Attempt::Failed(other.to_string()),
     }

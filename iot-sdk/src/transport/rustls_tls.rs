@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use pkcs8::EncryptedPrivateKeyInfo;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{
-    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime,
-};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use tokio_rustls::rustls::client::WebPkiServerVerifier;
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
@@ -56,7 +54,10 @@ pub(crate) fn client_config(tls: &TlsConfig) -> Result<ClientConfig> {
 }
 
 /// Checks that every configured file can be read and holds what it should.
-#[cfg_attr(feature = "paho", allow(dead_code, reason = "paho's checks run when both are built"))]
+#[cfg_attr(
+    feature = "paho",
+    allow(dead_code, reason = "paho's checks run when both are built")
+)]
 pub(crate) fn check_files(tls: &TlsConfig) -> Result<()> {
     client_config(tls).map(drop)
 }
@@ -88,7 +89,10 @@ fn roots(tls: &TlsConfig) -> Result<RootCertStore> {
         Some(ca) => {
             for cert in certificates(ca, "CA")? {
                 roots.add(cert).map_err(|e| {
-                    Error::Tls(format!("CA file {} holds a bad certificate: {e}", ca.display()))
+                    Error::Tls(format!(
+                        "CA file {} holds a bad certificate: {e}",
+                        ca.display()
+                    ))
                 })?;
             }
         }
@@ -122,9 +126,7 @@ fn certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>>
 }
 
 /// The client certificate chain and its private key (plain, or encrypted PKCS#8).
-fn identity(
-    client: &ClientCert,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+fn identity(client: &ClientCert) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     let chain = certificates(&client.cert_file, "client certificate")?;
     let pem = read(&client.key_file, "private key")?;
     let unusable = || {
@@ -136,7 +138,8 @@ fn identity(
     let text = std::str::from_utf8(&pem).map_err(|_| unusable())?;
     let key = if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
         let password = client.key_password.as_deref().ok_or_else(unusable)?;
-        let (_, der) = pkcs8::der::pem::decode_vec(text.trim().as_bytes()).map_err(|_| unusable())?;
+        let (_, der) =
+            pkcs8::der::pem::decode_vec(text.trim().as_bytes()).map_err(|_| unusable())?;
         let info = EncryptedPrivateKeyInfo::try_from(der.as_slice()).map_err(|_| unusable())?;
         let plain = info.decrypt(password).map_err(|_| unusable())?;
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(plain.as_bytes().to_vec()))

@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::support::{start, Mosquitto, ScriptedBroker, anonymous, config, password_file, within};
+use super::support::{Mosquitto, ScriptedBroker, anonymous, config, password_file, start, within};
 use super::{next_message, state, stopped, until_gone};
-use crate::transport::backend::Backend;
 use crate::error::Error;
 use crate::protocol::auth::Credentials;
+use crate::transport::backend::Backend;
 use crate::transport::{ConnectionState, Inbound, QoS, StopReason, Transport};
 
 async fn publishes_and_receives_its_own_subscriptions(backend: Backend) {

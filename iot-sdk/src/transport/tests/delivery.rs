@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use futures::poll;
 
-use super::support::{start, Mosquitto, Subscriber, anonymous, config, free_port, within};
+use super::support::{Mosquitto, Subscriber, anonymous, config, free_port, start, within};
 use super::{next_message, until_gone};
-use crate::transport::backend::Backend;
 use crate::error::Error;
+use crate::transport::backend::Backend;
 use crate::transport::{Delivery, Inbound, OverflowPolicy, QoS, Transport};
 
 const MESSAGES: usize = 1_000;
@@ -106,7 +106,9 @@ fn first_appearances(seen: &[Vec<u8>]) -> Vec<Vec<u8>> {
     seen.iter().filter(|p| known.insert(*p)).cloned().collect()
 }
 
-async fn publishes_made_offline_are_sent_after_subscribing_and_drop_oldest_evicts(backend: Backend) {
+async fn publishes_made_offline_are_sent_after_subscribing_and_drop_oldest_evicts(
+    backend: Backend,
+) {
     let port = free_port();
     let mut config = config(port);
     config.outbox.capacity = 2;

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::support::{start, Link, Mosquitto, Proxy, ScriptedBroker, anonymous, config, free_port, within};
 use super::state;
-use crate::transport::backend::Backend;
+use super::support::{
+    Link, Mosquitto, Proxy, ScriptedBroker, anonymous, config, free_port, start, within,
+};
 use crate::error::Error;
+use crate::transport::backend::Backend;
 use crate::transport::{ConnectionState, Inbound, OverflowPolicy, QoS, Transport};
 
 /// Records the `attempt` of every `Reconnecting` state the transport goes through.
@@ -114,7 +116,11 @@ async fn a_stalled_link_is_noticed_within_one_and_a_half_keep_alives(backend: Ba
     )
     .await;
     assert!(waited.is_err(), "the outbox had room: {waited:?}");
-    assert!(asked.elapsed() < Duration::from_secs(2), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
 
     let mut states = transport.state();
     let noticed = tokio::time::timeout(
@@ -130,8 +136,43 @@ async fn a_stalled_link_is_noticed_within_one_and_a_half_keep_alives(backend: Ba
     // Back to normal: what was never acknowledged is sent again.
     proxy.set(Link::Forward);
     for delivery in deliveries {
-        within(delivery).await.expect("delivered after reconnecting");
+        within(delivery)
+            .await
+            .expect("delivered after reconnecting");
     }
+    within(transport.close(Duration::from_secs(1))).await.ok();
+}
+
+/// With nothing awaited, only a client whose PINGRESPs are seen can tell an idle
+/// dead link from a quiet one: rumqtt (paho's keep-alive takes up to 2.5).
+#[cfg(feature = "rumqtt")]
+#[tokio::test]
+async fn an_idle_stalled_link_is_noticed_within_one_and_a_half_keep_alives() {
+    let broker = Mosquitto::start("allow_anonymous true").await;
+    let proxy = Proxy::start(broker.port()).await;
+    let mut config = config(proxy.port());
+    config.keep_alive = Duration::from_secs(30);
+    let (transport, _inbound) = start(Backend::Rumqtt, config, anonymous("idle"));
+    within(transport.connect()).await.expect("connects");
+    // Some time after connecting, so that the stall does not coincide with a ping.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.set(Link::Stall);
+    let stalled = Instant::now();
+    let mut states = transport.state();
+    let noticed = tokio::time::timeout(
+        Duration::from_secs(58),
+        states.wait_for(|s| matches!(s, ConnectionState::Reconnecting { .. })),
+    )
+    .await;
+    assert!(
+        noticed.is_ok(),
+        "the dead idle link went unnoticed for 58 s"
+    );
+    drop(noticed);
+    let after = stalled.elapsed();
+    assert!(after <= Duration::from_secs(45), "noticed after {after:?}");
+    proxy.set(Link::Forward);
+    within(transport.connect()).await.expect("reconnects");
     within(transport.close(Duration::from_secs(1))).await.ok();
 }
 
@@ -164,7 +205,10 @@ async fn drop_oldest_keeps_messages_sent_before_a_lost_connection(backend: Backe
     within(states.wait_for(|s| matches!(s, ConnectionState::Reconnecting { .. })))
         .await
         .expect("the loss is noticed");
-    assert!(matches!(state(&transport), ConnectionState::Reconnecting { .. }));
+    assert!(matches!(
+        state(&transport),
+        ConnectionState::Reconnecting { .. }
+    ));
 
     // "a" may have reached the broker: the never-sent "b" makes room, not "a".
     let c = within(transport.publish("t".into(), b"c".to_vec(), QoS::AtLeastOnce))

@@ -7,10 +7,10 @@ use std::time::Duration;
 use openssl::pkey::PKey;
 use openssl::symm::Cipher;
 
-use super::support::{start, Mosquitto, Pki, ScriptedBroker, anonymous, config, within};
+use super::support::{Mosquitto, Pki, ScriptedBroker, anonymous, config, start, within};
 use super::{next_message, state, until_gone};
-use crate::transport::backend::Backend;
 use crate::error::{Error, Result};
+use crate::transport::backend::Backend;
 use crate::transport::{
     ClientCert, ConnectionState, QoS, StopReason, TlsConfig, Transport, TransportConfig,
 };
@@ -65,7 +65,8 @@ async fn a_verified_server_carries_messages(backend: Backend) {
 async fn an_untrusted_server_is_refused_for_good(backend: Backend) {
     let pki = Pki::generate();
     let broker = Mosquitto::start(&pki.listener("server")).await;
-    let (transport, outcome) = connect(backend, tls_config(broker.port(), &pki, "other-ca.pem")).await;
+    let (transport, outcome) =
+        connect(backend, tls_config(broker.port(), &pki, "other-ca.pem")).await;
 
     assert!(
         matches!(&outcome, Err(Error::Tls(why)) if why.starts_with("server certificate not trusted (")),
@@ -105,7 +106,10 @@ async fn a_client_certificate_authenticates_the_device(backend: Backend) {
     encrypt_client_key(&pki);
     let listener = format!("{}require_certificate true", pki.listener("server"));
     let broker = Mosquitto::start(&listener).await;
-    for (key, password) in [("client.key", None), ("client-encrypted.key", Some("s3cret"))] {
+    for (key, password) in [
+        ("client.key", None),
+        ("client-encrypted.key", Some("s3cret")),
+    ] {
         let mut config = tls_config(broker.port(), &pki, "ca.pem");
         if let Some(tls) = config.tls.as_mut() {
             tls.client_cert = Some(client_cert(&pki, key, password));
