@@ -293,4 +293,28 @@ mod tests {
             .collect();
         assert_eq!(got, want);
     }
+
+    #[tokio::test]
+    async fn a_full_key_gives_the_message_back_and_other_keys_go_on() {
+        let queues = Arc::new(Queues::new());
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let message = |n: usize| RawMessage {
+            topic: n.to_string(),
+            payload: Vec::new(),
+        };
+        let blocked = gate.clone();
+        let handle = move |_: RawMessage| {
+            let blocked = blocked.clone();
+            async move { blocked.notified().await }
+        };
+        // The first is being handled (and blocks); the next ones wait.
+        for n in 0..=MAX_QUEUED_PER_KEY {
+            let accepted = queues.submit(Key::Messages, message(n), handle.clone());
+            assert!(matches!(accepted, Submitted::Accepted), "message {n}");
+        }
+        let over = queues.submit(Key::Messages, message(9_999), handle.clone());
+        assert!(matches!(over, Submitted::Full(m) if m.topic == "9999"));
+        let other = queues.submit(Key::Service("b".into()), message(1), |_| async {});
+        assert!(matches!(other, Submitted::Accepted));
+    }
 }
