@@ -366,9 +366,20 @@ async fn a_restarted_gateway_syncs_the_changes_made_while_it_was_away() {
         .await
         .expect("connects");
     let version = emulator.sub_devices_version(&gateway_id);
-    wait_list(&second, "the sync", |l| l.version == Some(version)).await;
     let expected = BTreeSet::from([child_id("b"), child_id("c")]);
-    assert_eq!(ids(&second.sub_devices()), expected);
+    // Both notifies of the sync carry the final version: wait for the
+    // children too, not only for the version.
+    wait_list(&second, "the sync", |l| {
+        l.version == Some(version) && ids(l) == expected
+    })
+    .await;
+    // The handler hears of a change after the list holds it.
+    within("both changes to reach the handler", async {
+        while changes.lock().expect("not poisoned").len() < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     let changes = changes.lock().expect("not poisoned").clone();
     let ids_of = |devices: &[iot_sdk::protocol::services::sub_device::DeviceInfo]| {
         devices
