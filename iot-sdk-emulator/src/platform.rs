@@ -303,7 +303,7 @@ impl Platform {
             TopicKind::GatewayPropertiesReport => {
                 decode(payload).map(|batch: GatewayPropertiesReport| {
                     for child in batch.devices {
-                        self.reported(&child.device_id, child.services);
+                        self.child_reported(device_id, child.device_id, child.services);
                     }
                 })
             }
@@ -338,6 +338,20 @@ impl Platform {
         }
     }
 
+    /// A gateway's report for `child`: taken only for its own children
+    /// (or itself), else a device could write into any device's shadow.
+    fn child_reported(&self, gateway: &str, child: String, services: Vec<ServiceProperties>) {
+        if self.may_use(gateway, &Owner::Device(&child)) {
+            self.reported(&child, services);
+        } else {
+            tracing::warn!(
+                gateway,
+                child,
+                "report for a device that is not a child dropped"
+            );
+        }
+    }
+
     fn reported(&self, device_id: &str, services: Vec<ServiceProperties>) {
         lock(&self.shadows).report(device_id, &services, Utc::now());
         self.emit(DeviceEvent::Reported {
@@ -351,7 +365,11 @@ impl Platform {
         let object = request
             .object_device_id
             .unwrap_or_else(|| topic.device_id.clone());
-        let shadow = lock(&self.shadows).get(&object, request.service_id.as_deref());
+        // Another device's shadow reads as an unknown device's: empty.
+        let shadow = match self.may_use(&topic.device_id, &Owner::Device(&object)) {
+            true => lock(&self.shadows).get(&object, request.service_id.as_deref()),
+            false => Vec::new(),
+        };
         let response = ShadowGetResponse {
             object_device_id: Some(object),
             shadow,

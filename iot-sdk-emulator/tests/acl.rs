@@ -140,3 +140,38 @@ async fn a_gateway_may_use_its_childrens_topics_only() {
     assert_eq!(gateway.recv().await, Some(Packet::PubAck(PubAck::new(1))));
     assert_eq!(emulator.shadow("c1").len(), 1, "the child's report counts");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_neither_writes_nor_reads_another_devices_shadow() {
+    let emulator = emulator().await;
+    let d1 = Device::connect(&emulator, "d1").await;
+    let mut d2 = RawDevice::connect(emulator.mqtt_addr(), "d2").await;
+    let report = json!({"services": [{"service_id": "s", "properties": {"x": 1}}]});
+    d1.publish_json("$oc/devices/d1/sys/properties/report", report)
+        .await;
+    // d2 is no gateway of d1: its batch report for d1 is dropped.
+    let spoof = json!({"devices": [{"device_id": "d1",
+        "services": [{"service_id": "s", "properties": {"x": 666}}]}]});
+    let mut publish = Publish::new(
+        "$oc/devices/d2/sys/gateway/sub_devices/properties/report",
+        QoS::AtLeastOnce,
+        spoof.to_string(),
+    );
+    publish.pkid = 1;
+    d2.send(Packet::Publish(publish)).await;
+    assert_eq!(d2.recv().await, Some(Packet::PubAck(PubAck::new(1))));
+    let shadow = serde_json::to_value(emulator.shadow("d1")).unwrap();
+    assert_eq!(shadow[0]["reported"]["properties"]["x"], 1, "{shadow}");
+
+    // Nor does it read d1's shadow by naming it.
+    let mut get = Publish::new(
+        "$oc/devices/d2/sys/shadow/get/request_id=7",
+        QoS::AtLeastOnce,
+        json!({"object_device_id": "d1"}).to_string(),
+    );
+    get.pkid = 2;
+    d2.send(Packet::Publish(get)).await;
+    let answer = d2.publish_received().await;
+    let answer: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(answer["shadow"], json!([]), "{answer}");
+}
