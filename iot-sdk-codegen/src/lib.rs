@@ -6,7 +6,7 @@
 //!
 //! # Inputs
 //!
-//! [`load`] reads either format of the protocol reference (§5):
+//! [`load`] reads either format of the product model (`docs/protocol.md` §5):
 //!
 //! * the offline package (a zip archive, or a directory with the same
 //!   files): `devicetype-capability.json` plus a

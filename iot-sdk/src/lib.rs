@@ -1,9 +1,10 @@
 //! Device SDK for Huawei Cloud IoTDA.
 //!
-//! Layers, bottom up (see `design.md`):
+//! Layers, bottom up; section numbers (§) in the code refer to the
+//! repository's `docs/protocol.md`:
 //! * [`protocol`]: sans-IO wire format — authentication, topics, payloads, time.
-//! * `transport`: the only code that touches paho-mqtt — connect, TLS,
-//!   reconnect with backoff, the outbox.
+//! * `transport`: the only code that touches an MQTT client (paho-mqtt or
+//!   rumqttc) — connect, TLS, reconnect with backoff, the outbox.
 //! * `client`: request/response over the transport.
 //! * [`IotDevice`]: handlers, dispatch and the application's API.
 //! * [`service`]: profile-oriented services, `#[derive(IotService)]` and

@@ -28,7 +28,7 @@ pub fn is_valid_filter(filter: &str) -> bool {
 
 /// Whether `filter` (valid) matches `topic` (a valid name): `+` is one level,
 /// `#` the rest (including the parent level). A filter that starts with a
-/// wildcard never matches a topic starting with `$` (§4.7.2), so `#` does not
+/// wildcard never matches a topic starting with `$` (MQTT 3.1.1 §4.7.2), so `#` does not
 /// see `$oc/...` while `$oc/devices/+/sys/#` does.
 pub fn filter_matches(filter: &str, topic: &str) -> bool {
     if topic.starts_with('$') && filter.starts_with(['+', '#']) {

@@ -1,7 +1,7 @@
 //! The IoTDA wire protocol, without I/O: authentication, topics, payloads, time.
 //!
 //! Every topic string and payload field of the wire lives here and nowhere else.
-//! Section numbers (§) refer to `iotda-protocol.md`.
+//! Section numbers (§) refer to `docs/protocol.md`.
 //!
 //! * [`auth`]: client id, user name and password of the MQTT CONNECT (§1.3, §1.4).
 //! * [`filter`]: MQTT topic-name and topic-filter rules and matching.

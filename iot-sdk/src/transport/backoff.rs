@@ -1,4 +1,4 @@
-//! The reconnect delay of the IoTDA SDKs (protocol notes §1.10), as a pure function.
+//! The reconnect delay of the IoTDA SDKs (`docs/protocol.md` §1.10), as a pure function.
 
 use std::time::Duration;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::protocol::filter::{is_valid_filter, is_valid_topic_name};
 
-/// Keep-alive range accepted by the platform (protocol notes §1.2).
+/// Keep-alive range accepted by the platform (`docs/protocol.md` §1.2).
 const KEEP_ALIVE_RANGE: RangeInclusive<Duration> =
     Duration::from_secs(30)..=Duration::from_secs(1200);
 
@@ -177,7 +177,7 @@ pub struct TlsConfig {
     /// Check that the server certificate names the host (default `true`).
     /// Turning this off lets anyone with a certificate from a trusted CA impersonate the server.
     pub verify_host_name: bool,
-    /// Client certificate for X.509 authentication (protocol notes §1.6).
+    /// Client certificate for X.509 authentication (`docs/protocol.md` §1.6).
     pub client_cert: Option<ClientCert>,
 }
 
