@@ -21,7 +21,7 @@
 //! # }
 //! ```
 //!
-//! How it behaves like IoTDA (sections of `iotda-protocol.md`):
+//! How it behaves like IoTDA (sections of the repository's `docs/protocol.md`):
 //! * **Login** (§1.3, §1.4, §1.6, §1.8): the client id must be
 //!   `{device_id}_0_{flag}_{YYYYMMDDHH}` and the keep-alive 30..=1200 s, else
 //!   CONNACK 2. The user name must be the device id, the device registered,

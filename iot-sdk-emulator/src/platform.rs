@@ -603,7 +603,7 @@ impl BrokerHooks for Platform {
     /// and not on downlink topics. Anything else is dropped, but a QoS 1
     /// publish still gets its PUBACK: MQTT 3.1.1 has no negative PUBACK and
     /// lets a server either acknowledge an unauthorised PUBLISH or close the
-    /// connection (§3.3.5). The protocol notes (§2.2) allow custom policy
+    /// connection (MQTT 3.1.1 §3.3.5). `docs/protocol.md` §2.2 allows custom policy
     /// topics outside `$oc` that the emulator cannot know, so closing would
     /// cut off a device the real platform serves: acknowledge and drop.
     fn check_publish(&self, client: &ConnectInfo, message: &Message) -> PublishVerdict {
