@@ -203,16 +203,41 @@ pub(super) struct ScriptedBroker {
 impl ScriptedBroker {
     /// Listens on a free port and answers every CONNECT with `code`.
     pub(super) async fn answering(code: u8) -> Self {
+        Self::serving(move |mut stream| async move {
+            if read_packet(&mut stream).await == Some(0x10) {
+                let _ = stream.write_all(&[0x20, 0x02, 0x00, code]).await;
+            }
+        })
+        .await
+    }
+
+    /// Listens on a free port, answers every CONNECT with CONNACK 0, keeps the
+    /// connection for `hold` and closes it: a link that keeps coming back.
+    pub(super) async fn flapping(hold: Duration) -> Self {
+        Self::serving(move |mut stream| async move {
+            if read_packet(&mut stream).await == Some(0x10) {
+                let _ = stream.write_all(&[0x20, 0x02, 0x00, 0x00]).await;
+                tokio::time::sleep(hold).await;
+            }
+        })
+        .await
+    }
+
+    /// Listens on a free port and hands every connection, counted, to
+    /// `serve` on a task of its own.
+    async fn serving<F, Fut>(serve: F) -> Self
+    where
+        F: Fn(TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("local address").port();
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&connections);
         let task = tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
+            while let Ok((stream, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::SeqCst);
-                if read_packet(&mut stream).await == Some(0x10) {
-                    let _ = stream.write_all(&[0x20, 0x02, 0x00, code]).await;
-                }
+                tokio::spawn(serve(stream));
             }
         });
         Self {
@@ -236,33 +261,6 @@ impl ScriptedBroker {
 impl Drop for ScriptedBroker {
     fn drop(&mut self) {
         self.task.abort();
-    }
-}
-
-impl ScriptedBroker {
-    /// Listens on a free port, answers every CONNECT with CONNACK 0, keeps the
-    /// connection for `hold` and closes it: a link that keeps coming back.
-    pub(super) async fn flapping(hold: Duration) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().expect("local address").port();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&connections);
-        let task = tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    if read_packet(&mut stream).await == Some(0x10) {
-                        let _ = stream.write_all(&[0x20, 0x02, 0x00, 0x00]).await;
-                        tokio::time::sleep(hold).await;
-                    }
-                });
-            }
-        });
-        Self {
-            port,
-            connections,
-            task,
-        }
     }
 }
 
