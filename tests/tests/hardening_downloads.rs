@@ -15,7 +15,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame};
@@ -23,14 +22,10 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use iot_sdk::ota::{Ota, Package, PackageKind};
 use iot_sdk::protocol::payload::EventEnvelope;
-use iot_sdk::protocol::services::ota::{
-    UPGRADE_PROGRESS_REPORT, UpgradePackage, UpgradeProgressReport, result_code,
-};
-use iot_sdk_emulator::DeviceEvent;
+use iot_sdk::protocol::services::ota::{UpgradePackage, UpgradeProgressReport, result_code};
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
 
-use common::{setup, within_for};
+use common::{reports_until_done, setup};
 
 /// A body that never ends: 16 KiB frames, counted as they are sent.
 struct Endless {
@@ -92,32 +87,6 @@ fn offer(url: &str, file_size: u64) -> UpgradePackage {
     }
 }
 
-async fn final_report(
-    events: &mut broadcast::Receiver<DeviceEvent>,
-    device_id: &str,
-) -> UpgradeProgressReport {
-    let wait = async {
-        loop {
-            let Ok(DeviceEvent::Event {
-                device_id: from,
-                event,
-                ..
-            }) = events.recv().await
-            else {
-                continue;
-            };
-            if from != device_id || event.event_type != UPGRADE_PROGRESS_REPORT {
-                continue;
-            }
-            let report: UpgradeProgressReport = event.decode_paras().expect("a valid report");
-            if report.result_code != 0 || report.progress == Some(100) {
-                return report;
-            }
-        }
-    };
-    within_for(Duration::from_secs(60), "the upgrade to end", wait).await
-}
-
 async fn upgrade_against_endless_server(file_size: u64) -> (UpgradeProgressReport, u64, u64) {
     let (emulator, device, platform) = setup("endless").await;
     let device_id = platform.device_id().to_owned();
@@ -130,7 +99,10 @@ async fn upgrade_against_endless_server(file_size: u64) -> (UpgradeProgressRepor
     emulator
         .send_event(&device_id, EventEnvelope::single(None, event))
         .expect("the offer is sent");
-    let report = final_report(&mut events, &device_id).await;
+    let report = reports_until_done(&mut events, &device_id)
+        .await
+        .pop()
+        .expect("a final report");
     device.close().await.expect("closes");
     (
         report,

@@ -15,15 +15,12 @@ use std::time::Duration;
 
 use iot_sdk::IotDevice;
 use iot_sdk::ota::{Ota, OtaProgress, Package, PackageKind, Refusal, VersionReport};
-use iot_sdk::protocol::services::ota::{UPGRADE_PROGRESS_REPORT, UpgradeProgressReport};
-use iot_sdk_emulator::{App, DeviceEvent, DeviceRegistration, Emulator, EmulatorConfig};
-use tokio::sync::broadcast;
+use iot_sdk_emulator::{App, DeviceRegistration, Emulator, EmulatorConfig};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-use common::{SECRET, device_builder, new_device_id, setup, test_bytes, within, within_for};
-
-/// Upper bound for a whole upgrade on a loaded machine.
-const UPGRADE_TIMEOUT: Duration = Duration::from_secs(60);
+use common::{
+    SECRET, device_builder, new_device_id, reports_until_done, setup, test_bytes, within,
+};
 
 /// What the install hook saw: the package and its content.
 type Installed = UnboundedReceiver<(Package, Vec<u8>)>;
@@ -47,37 +44,6 @@ fn enable_with(device: &IotDevice, dir: &Path, configure: impl FnOnce(Ota) -> Ot
     .download_dir(dir);
     device.enable_ota(configure(ota)).expect("OTA is enabled");
     rx
-}
-
-/// The `upgrade_progress_report`s of `device_id` up to the final one
-/// (progress 100 or a non-zero code).
-async fn reports_until_done(
-    events: &mut broadcast::Receiver<DeviceEvent>,
-    device_id: &str,
-) -> Vec<UpgradeProgressReport> {
-    let collect = async {
-        let mut reports = Vec::new();
-        loop {
-            let Ok(DeviceEvent::Event {
-                device_id: from,
-                event,
-                ..
-            }) = events.recv().await
-            else {
-                continue;
-            };
-            if from != device_id || event.event_type != UPGRADE_PROGRESS_REPORT {
-                continue;
-            }
-            let report: UpgradeProgressReport = event.decode_paras().expect("a valid report");
-            let done = report.result_code != 0 || report.progress == Some(100);
-            reports.push(report);
-            if done {
-                return reports;
-            }
-        }
-    };
-    within_for(UPGRADE_TIMEOUT, "the upgrade to end", collect).await
 }
 
 async fn versions(app: &App, device_id: &str) -> VersionReport {

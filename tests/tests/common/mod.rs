@@ -16,10 +16,13 @@
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use iot_sdk::protocol::services::ota::{UPGRADE_PROGRESS_REPORT, UpgradeProgressReport};
 use iot_sdk::{ConnectionState, IotDevice, IotDeviceBuilder};
+use iot_sdk_emulator::DeviceEvent;
 use iot_sdk_emulator::{DeviceRegistration, Emulator, EmulatorConfig};
 use iot_sdk_tests::{DEFAULT_TIMEOUT, Mosquitto, MosquittoConfig, Platform, Uplink};
 use serde_json::Value;
+use tokio::sync::broadcast;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The device secret of every test device (anonymous brokers ignore it).
@@ -310,4 +313,38 @@ pub fn test_bytes(len: usize, seed: u64) -> Vec<u8> {
             state.to_le_bytes()[0]
         })
         .collect()
+}
+
+/// How long an OTA upgrade on loopback may take to end.
+pub const UPGRADE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `upgrade_progress_report`s of `device_id` up to the final one
+/// (progress 100 or a non-zero code).
+pub async fn reports_until_done(
+    events: &mut broadcast::Receiver<DeviceEvent>,
+    device_id: &str,
+) -> Vec<UpgradeProgressReport> {
+    let collect = async {
+        let mut reports = Vec::new();
+        loop {
+            let Ok(DeviceEvent::Event {
+                device_id: from,
+                event,
+                ..
+            }) = events.recv().await
+            else {
+                continue;
+            };
+            if from != device_id || event.event_type != UPGRADE_PROGRESS_REPORT {
+                continue;
+            }
+            let report: UpgradeProgressReport = event.decode_paras().expect("a valid report");
+            let done = report.result_code != 0 || report.progress == Some(100);
+            reports.push(report);
+            if done {
+                return reports;
+            }
+        }
+    };
+    within_for(UPGRADE_TIMEOUT, "the upgrade to end", collect).await
 }
