@@ -157,8 +157,10 @@ async fn run(args: Args) -> Result<(), String> {
     let emulator = Emulator::start(config)
         .await
         .map_err(|e| format!("cannot start: {e} (port {mqtt_port} taken? try --port 0)"))?;
-    print_banner(&emulator, !args.no_prompt);
+    // Subscribed before the banner: a client may connect as soon as it
+    // reads the address, and its login must be shown.
     let activity = Activity::new(&emulator);
+    print_banner(&emulator, !args.no_prompt);
 
     let (lines, _keep_open) = if args.no_prompt {
         let (tx, rx) = mpsc::unbounded_channel();
