@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
-use iot_sdk::protocol::payload::{
+use iot_sdk_protocol::payload::{
     Command, CommandResponse, DeviceMessage, EventEnvelope, PropertiesGetRequest, PropertiesReport,
     PropertiesSetRequest, ResultResponse, ServiceProperties, ShadowData, decode, decode_value,
 };
-use iot_sdk::protocol::topic::{Topic, TopicKind};
+use iot_sdk_protocol::topic::{Topic, TopicKind};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -23,7 +23,7 @@ use crate::lock;
 use crate::platform::{DeviceEvent, Platform};
 use crate::registry::{DeviceRegistration, DeviceStatus};
 use crate::trace::TraceEntry;
-use iot_sdk::protocol::topic::new_request_id;
+use iot_sdk_protocol::topic::new_request_id;
 
 /// A cheap, cloneable handle on a running emulator's platform, for the
 /// application side (an [`Emulator`](crate::Emulator) derefs to one).

@@ -1,7 +1,7 @@
 //! The platform's check of a device's CONNECT (§1.2, §1.3, §1.4, §1.6, §1.8).
 
 use chrono::{DateTime, TimeDelta, Utc};
-use iot_sdk::protocol::auth::{ClientId, SignatureType, Timestamp, password};
+use iot_sdk_protocol::auth::{ClientId, SignatureType, Timestamp, password};
 use sha2::{Digest, Sha256};
 
 use crate::broker::{ConnectInfo, ConnectReturnCode};
@@ -105,7 +105,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use chrono::TimeZone;
-    use iot_sdk::protocol::auth::Credentials;
+    use iot_sdk_protocol::auth::Credentials;
 
     use super::*;
     use crate::registry::DeviceRegistration;

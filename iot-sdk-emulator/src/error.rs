@@ -3,7 +3,7 @@
 use std::io;
 use std::time::Duration;
 
-use iot_sdk::protocol::ProtocolError;
+use iot_sdk_protocol::ProtocolError;
 
 /// Why an application-side operation of [`App`](crate::App) failed.
 #[derive(Debug, thiserror::Error)]

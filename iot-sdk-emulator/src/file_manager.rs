@@ -2,12 +2,12 @@
 //! requests for upload and download URLs with pre-signed URLs on the
 //! emulator's OBS-like HTTP server, plus the test hooks of that server.
 
-use iot_sdk::protocol::Event;
-use iot_sdk::protocol::payload::EventEnvelope;
-use iot_sdk::protocol::services::file::{
+use iot_sdk_protocol::Event;
+use iot_sdk_protocol::payload::EventEnvelope;
+use iot_sdk_protocol::services::file::{
     GET_DOWNLOAD_URL, GET_UPLOAD_URL, Transfer, UrlRequest, UrlResponse,
 };
-use iot_sdk::protocol::topic::{Topic, TopicKind};
+use iot_sdk_protocol::topic::{Topic, TopicKind};
 
 use crate::app::App;
 use crate::http::ServedRequest;

@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use iot_sdk::protocol::Event;
-use iot_sdk::protocol::payload::EventEnvelope;
-use iot_sdk::protocol::services::sub_device::{
+use iot_sdk_protocol::Event;
+use iot_sdk_protocol::payload::EventEnvelope;
+use iot_sdk_protocol::services::sub_device::{
     self, AddSubDevicesRequest, AddSubDevicesResponse, DeleteSubDevicesRequest,
     DeleteSubDevicesResponse, DeviceInfo, DeviceStatus, FailedDevice, NewSubDevice,
     SubDevicesNotify, SyncRequest, UpdateStatusRequest, UpdateStatusResponse,
 };
-use iot_sdk::protocol::topic::{Topic, TopicKind};
+use iot_sdk_protocol::topic::{Topic, TopicKind};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

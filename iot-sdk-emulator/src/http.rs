@@ -40,7 +40,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use iot_sdk::protocol::services::ota::{PackageKind, UpgradePackage};
+use iot_sdk_protocol::services::ota::{PackageKind, UpgradePackage};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use iot_sdk::protocol::payload::EventEnvelope;
-use iot_sdk::protocol::services::ota::{
+use iot_sdk_protocol::payload::EventEnvelope;
+use iot_sdk_protocol::services::ota::{
     self, PackageKind, UpgradePackage, VERSION_REPORT, VersionQuery, VersionReport,
 };
 use tokio::sync::broadcast::error::RecvError;

@@ -11,16 +11,16 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::Utc;
-use iot_sdk::protocol::Event;
-use iot_sdk::protocol::payload::{
+use iot_sdk_protocol::Event;
+use iot_sdk_protocol::payload::{
     EventEnvelope, GatewayPropertiesReport, PropertiesReport, PropertiesSetRequest, ResultResponse,
     ServiceProperties, ShadowGetRequest, ShadowGetResponse, decode,
 };
-use iot_sdk::protocol::services::time_sync::{self, TimeSyncRequest, TimeSyncResponse};
-use iot_sdk::protocol::services::{file, sub_device};
-use iot_sdk::protocol::time::epoch_millis;
-use iot_sdk::protocol::topic::new_request_id;
-use iot_sdk::protocol::topic::{Topic, TopicKind, system_filters};
+use iot_sdk_protocol::services::time_sync::{self, TimeSyncRequest, TimeSyncResponse};
+use iot_sdk_protocol::services::{file, sub_device};
+use iot_sdk_protocol::time::epoch_millis;
+use iot_sdk_protocol::topic::new_request_id;
+use iot_sdk_protocol::topic::{Topic, TopicKind, system_filters};
 use serde::Serialize;
 use tokio::sync::{broadcast, oneshot};
 

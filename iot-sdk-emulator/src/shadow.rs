@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use iot_sdk::protocol::payload::{ServiceProperties, ShadowData, ShadowSection};
-use iot_sdk::protocol::time::EventTime;
+use iot_sdk_protocol::payload::{ServiceProperties, ShadowData, ShadowSection};
+use iot_sdk_protocol::time::EventTime;
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Default)]

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use chrono::{DateTime, Local, Utc};
-use iot_sdk::protocol::topic::{Topic, TopicKind};
+use iot_sdk_protocol::topic::{Topic, TopicKind};
 use serde_json::Value;
 use tokio::sync::broadcast;
 

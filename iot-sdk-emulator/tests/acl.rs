@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use common::raw::RawDevice;
 use common::*;
-use iot_sdk::protocol::DeviceMessage;
-use iot_sdk::protocol::Event;
-use iot_sdk::protocol::payload::EventEnvelope;
-use iot_sdk::protocol::payload::ServiceProperties;
-use iot_sdk::protocol::services::sub_device::NewSubDevice;
+use iot_sdk_protocol::DeviceMessage;
+use iot_sdk_protocol::Event;
+use iot_sdk_protocol::payload::EventEnvelope;
+use iot_sdk_protocol::payload::ServiceProperties;
+use iot_sdk_protocol::services::sub_device::NewSubDevice;
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{Packet, PubAck, Publish, SubscribeReasonCode};
 use serde_json::{Map, json};

@@ -230,7 +230,7 @@ async fn an_answer_comes_after_the_trace_of_its_messages() {
 #[cfg(feature = "tls")]
 mod x509 {
     use chrono::Utc;
-    use iot_sdk::protocol::auth::{Credentials, SignatureType};
+    use iot_sdk_protocol::auth::{Credentials, SignatureType};
     use sha2::{Digest, Sha256};
 
     use super::*;
@@ -328,7 +328,7 @@ async fn login_limits_come_from_the_flags() {
     ];
     let mut cli = Cli::spawn(&[&args[..], &["--login-window", "600"]].concat());
     let uri = format!("tcp://{}", cli.mqtt_address().await);
-    let wrong = iot_sdk::protocol::auth::Credentials {
+    let wrong = iot_sdk_protocol::auth::Credentials {
         password: Some("0".repeat(64)),
         ..credentials("d1")
     };

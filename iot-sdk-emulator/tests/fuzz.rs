@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use common::raw::RawDevice;
 use common::*;
-use iot_sdk::protocol::DeviceMessage;
+use iot_sdk_protocol::DeviceMessage;
 use iot_sdk_emulator::{DeviceRegistration, Emulator, EmulatorConfig, LoginLimits};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -308,7 +308,7 @@ impl Harness {
                 .device(DeviceRegistration::secret("d2", SECRET))
                 .with_login_limits(LoginLimits::unlimited());
             let emulator = Emulator::start(config).await.unwrap();
-            let child: iot_sdk::protocol::services::sub_device::NewSubDevice =
+            let child: iot_sdk_protocol::services::sub_device::NewSubDevice =
                 serde_json::from_value(
                     serde_json::json!({"node_id": "n", "product_id": "p", "device_id": "c1"}),
                 )

@@ -9,8 +9,8 @@ use chrono::{TimeDelta, Utc};
 use http_body_util::{BodyExt, Full};
 use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use iot_sdk::protocol::DeviceMessage;
-use iot_sdk::protocol::auth::{Credentials, SignatureType};
+use iot_sdk_protocol::DeviceMessage;
+use iot_sdk_protocol::auth::{Credentials, SignatureType};
 use iot_sdk_emulator::broker::{ConnectReturnCode, DisconnectReason};
 use iot_sdk_emulator::{
     DeviceEvent, DeviceRegistration, Direction, Emulator, EmulatorConfig, EmulatorError,
@@ -438,7 +438,7 @@ async fn properties_are_written_and_read_through_the_device() {
 
     let app = emulator.app();
     let set = tokio::spawn(async move {
-        let services = vec![iot_sdk::protocol::ServiceProperties::new(
+        let services = vec![iot_sdk_protocol::ServiceProperties::new(
             "smokeDetector",
             json!({"alarm": 0}).as_object().unwrap().clone(),
         )];
@@ -598,7 +598,7 @@ async fn uplinks_reach_the_application_and_downlinks_the_device() {
         (None, json!({"fw_version": "v1"}))
     );
 
-    let system = iot_sdk::protocol::DeviceMessage::new("hi");
+    let system = iot_sdk_protocol::DeviceMessage::new("hi");
     emulator.send_message("d1", system).unwrap();
     let (topic, body) = device.json().await;
     assert_eq!(
@@ -607,9 +607,9 @@ async fn uplinks_reach_the_application_and_downlinks_the_device() {
     );
     emulator.send_message("d1", &[0xff, 0x00][..]).unwrap();
     assert_eq!(device.message().await.payload(), [0xff, 0x00]);
-    let query = iot_sdk::protocol::services::ota::VersionQuery::default().to_event();
+    let query = iot_sdk_protocol::services::ota::VersionQuery::default().to_event();
     emulator
-        .send_event("d1", iot_sdk::protocol::EventEnvelope::single(None, query))
+        .send_event("d1", iot_sdk_protocol::EventEnvelope::single(None, query))
         .unwrap();
     let (topic, body) = device.json().await;
     assert_eq!(topic, "$oc/devices/d1/sys/events/down");
@@ -795,7 +795,7 @@ async fn ota_packages_need_their_token_and_resume_with_ranges() {
 
     let upgrade = info.upgrade_package(
         "v2",
-        iot_sdk::protocol::services::ota::PackageKind::Firmware,
+        iot_sdk_protocol::services::ota::PackageKind::Firmware,
     );
     assert_eq!(
         (upgrade.url, upgrade.access_token),

@@ -29,7 +29,8 @@ mod http;
 pub mod log;
 mod ordered;
 pub mod ota;
-pub mod protocol;
+/// The IoTDA wire protocol without I/O: the `iot-sdk-protocol` crate.
+pub use iot_sdk_protocol as protocol;
 pub mod service;
 mod sync;
 pub mod time_sync;

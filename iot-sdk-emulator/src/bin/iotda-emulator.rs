@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use iot_sdk::protocol::payload::{DeviceMessage, Event, EventEnvelope, ServiceProperties};
+use iot_sdk_protocol::payload::{DeviceMessage, Event, EventEnvelope, ServiceProperties};
 use iot_sdk_emulator::{
     Credential, DeviceEvent, DeviceRegistration, Emulator, EmulatorConfig, EmulatorError,
     LoginLimits, TraceEntry,

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 
-use iot_sdk::protocol::filter::{filter_matches, is_valid_filter};
+use iot_sdk_protocol::filter::{filter_matches, is_valid_filter};
 
 use super::{Accepted, ConnectInfo, DisconnectReason, Message, QoS};
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use iot_sdk::protocol::filter::{is_valid_filter, is_valid_topic_name};
+use iot_sdk_protocol::filter::{is_valid_filter, is_valid_topic_name};
 use rumqttc::mqttbytes::v4::{
     Codec, ConnAck, Connect, ConnectReturnCode as WireCode, Packet, PubAck, Publish, SubAck,
     Subscribe, SubscribeFilter, SubscribeReasonCode, UnsubAck,

@@ -135,7 +135,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::protocol::decode;
+    use crate::decode;
 
     #[test]
     fn reads_the_documented_example() {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::Event;
+use crate::Event;
 
 /// The service id.
 pub const SERVICE_ID: &str = "$sdk_info";

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::protocol::Event;
+use crate::Event;
 
 /// The service id.
 pub const SERVICE_ID: &str = "$ota";
@@ -209,7 +209,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::protocol::Event;
+    use crate::Event;
 
     fn event(event_type: &str, paras: Value) -> Event {
         Event::new(SERVICE_ID, event_type, &paras).unwrap()

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::Event;
-use crate::protocol::time::{epoch_millis, log_end_time_passed};
+use crate::Event;
+use crate::time::{epoch_millis, log_end_time_passed};
 
 /// The service id.
 pub const SERVICE_ID: &str = "$log";

@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::protocol::Event;
-use crate::protocol::payload::null_as_default;
+use crate::Event;
+use crate::payload::null_as_default;
 
 /// The service id.
 pub const SERVICE_ID: &str = "$sub_device_manager";

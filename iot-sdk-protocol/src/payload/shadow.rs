@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::PropertiesGetRequest;
-use crate::protocol::time::{EventTime, lenient_event_time};
+use crate::time::{EventTime, lenient_event_time};
 
 /// `…/sys/shadow/get/request_id={id}`, sent by the device. Same shape as a
 /// property get: both fields optional, no `service_id` asks for all services.
@@ -58,7 +58,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::protocol::decode;
+    use crate::decode;
 
     const DOC_EXAMPLE: &str = r#"{
       "object_device_id": "prod_node1",

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::protocol::time::{EventTime, lenient_event_time};
+use crate::time::{EventTime, lenient_event_time};
 
 /// The property values of one service.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -96,7 +96,7 @@ impl ResultResponse {
     }
 
     /// `{"result_code": -1, "result_desc": desc}`.
-    /// A text over [`ANSWER_TEXT_LIMIT`](crate::protocol::ANSWER_TEXT_LIMIT) bytes is cut, ending in `…`.
+    /// A text over [`ANSWER_TEXT_LIMIT`](crate::ANSWER_TEXT_LIMIT) bytes is cut, ending in `…`.
     pub fn failure(desc: impl Into<String>) -> Self {
         Self {
             result_code: Self::FAILURE_CODE,
@@ -130,7 +130,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::protocol::decode;
+    use crate::decode;
 
     fn props(value: Value) -> Map<String, Value> {
         value.as_object().unwrap().clone()

@@ -56,7 +56,7 @@ impl CommandResponse {
 
     /// `{"result_code": -1, "paras": {"error": error}}`, the shape the SDKs
     /// use for unknown commands and failed handlers (§7).
-    /// A text over [`ANSWER_TEXT_LIMIT`](crate::protocol::ANSWER_TEXT_LIMIT) bytes is cut, ending in `…`.
+    /// A text over [`ANSWER_TEXT_LIMIT`](crate::ANSWER_TEXT_LIMIT) bytes is cut, ending in `…`.
     pub fn failure(error: impl Into<String>) -> Self {
         Self {
             result_code: Self::FAILURE_CODE,
@@ -82,7 +82,7 @@ impl CommandResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::decode;
+    use crate::decode;
 
     #[test]
     fn command_reads_the_doc_example() {

@@ -5,8 +5,8 @@ use std::fmt;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::protocol::Event;
-use crate::protocol::time::synced_time_ms;
+use crate::Event;
+use crate::time::synced_time_ms;
 
 /// The service id.
 pub const SERVICE_ID: &str = "$time_sync";

@@ -5,7 +5,7 @@
 //! method; read a downlink with [`Event::decode_paras`]:
 //!
 //! ```
-//! use iot_sdk::protocol::services::ota;
+//! use iot_sdk_protocol::services::ota;
 //!
 //! let report = ota::VersionReport { fw_version: Some("v1.0".into()), sw_version: None };
 //! let event = report.to_event();

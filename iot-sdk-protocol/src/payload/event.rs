@@ -4,8 +4,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::protocol::ProtocolError;
-use crate::protocol::time::{EventTime, lenient_event_time};
+use crate::ProtocolError;
+use crate::time::{EventTime, lenient_event_time};
 
 /// One or more system events about one device.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -30,7 +30,7 @@ impl EventEnvelope {
 /// One event: a system service id, an event type and its `paras`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    /// System service id such as `$ota` (see [`crate::protocol::services`]).
+    /// System service id such as `$ota` (see [`crate::services`]).
     pub service_id: String,
     /// Event name such as `version_report`.
     pub event_type: String,
@@ -118,7 +118,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::protocol::decode;
+    use crate::decode;
 
     #[test]
     fn envelope_reads_and_writes_the_doc_example() {
