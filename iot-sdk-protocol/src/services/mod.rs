@@ -13,6 +13,8 @@
 //! assert_eq!(event.decode_paras::<ota::VersionReport>().unwrap(), report);
 //! ```
 
+pub mod bootstrap;
+pub mod device_rule;
 pub mod file;
 pub mod log;
 pub mod ota;
