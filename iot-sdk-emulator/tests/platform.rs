@@ -9,12 +9,12 @@ use chrono::{TimeDelta, Utc};
 use http_body_util::{BodyExt, Full};
 use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use iot_sdk_protocol::DeviceMessage;
-use iot_sdk_protocol::auth::{Credentials, SignatureType};
 use iot_sdk_emulator::broker::{ConnectReturnCode, DisconnectReason};
 use iot_sdk_emulator::{
     DeviceEvent, DeviceRegistration, Direction, Emulator, EmulatorConfig, EmulatorError,
 };
+use iot_sdk_protocol::DeviceMessage;
+use iot_sdk_protocol::auth::{Credentials, SignatureType};
 use paho_mqtt as paho;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -793,10 +793,8 @@ async fn ota_packages_need_their_token_and_resume_with_ranges() {
     let forged = info.url_v2.replace("token=", "token=0");
     assert_eq!(get(&forged, &[]).await.status, StatusCode::FORBIDDEN);
 
-    let upgrade = info.upgrade_package(
-        "v2",
-        iot_sdk_protocol::services::ota::PackageKind::Firmware,
-    );
+    let upgrade =
+        info.upgrade_package("v2", iot_sdk_protocol::services::ota::PackageKind::Firmware);
     assert_eq!(
         (upgrade.url, upgrade.access_token),
         (info.url.clone(), Some(info.access_token.clone()))

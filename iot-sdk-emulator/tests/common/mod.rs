@@ -11,8 +11,8 @@ pub mod raw;
 use std::time::Duration;
 
 use chrono::Utc;
-use iot_sdk_protocol::auth::{Credentials, SignatureType};
 use iot_sdk_emulator::{DeviceRegistration, Emulator, EmulatorConfig};
+use iot_sdk_protocol::auth::{Credentials, SignatureType};
 use paho_mqtt as paho;
 use serde_json::Value;
 
