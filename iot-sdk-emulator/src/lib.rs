@@ -54,9 +54,11 @@
 //!   [`App::add_package`], [`App::upload_url`], [`App::add_file`].
 
 pub mod broker;
+pub mod web;
 
 mod app;
 mod auth;
+mod bootstrap;
 mod error;
 mod file_manager;
 mod gateway;
@@ -77,6 +79,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::net::TcpListener;
 
 pub use app::{App, MessageBody, Request};
+pub use bootstrap::{BootstrapConfig, BootstrapServer, RegistrationGroup, StaticPolicy};
 pub use error::EmulatorError;
 pub use file_manager::{BUCKET_NAME, URL_EXPIRE, object_name};
 pub use http::{MAX_UPLOAD, PACKAGE_EXPIRES, PackageInfo, ServedRequest};

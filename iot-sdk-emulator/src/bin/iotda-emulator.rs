@@ -2,17 +2,18 @@
 //! message between devices and platform as it happens, and takes commands
 //! for the devices on stdin, one per line (`help` lists them).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::pin;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use iot_sdk_protocol::payload::{DeviceMessage, Event, EventEnvelope, ServiceProperties};
 use iot_sdk_emulator::{
     Credential, DeviceEvent, DeviceRegistration, Emulator, EmulatorConfig, EmulatorError,
     LoginLimits, TraceEntry,
 };
+use iot_sdk_protocol::payload::{DeviceMessage, Event, EventEnvelope, ServiceProperties};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::{broadcast, mpsc};
@@ -59,6 +60,10 @@ struct Args {
     /// Seconds a failed login counts towards the limits
     #[arg(long, value_name = "SECONDS", default_value_t = LoginLimits::default().window.as_secs())]
     login_window: u64,
+    /// Serve the web console on ADDR [default: a free port on 127.0.0.1];
+    /// beyond loopback it requires the token printed in its URL
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
+    web: Option<SocketAddr>,
 }
 
 fn parse_device(text: &str) -> Result<DeviceRegistration, String> {
@@ -160,7 +165,22 @@ async fn run(args: Args) -> Result<(), String> {
     // Subscribed before the banner: a client may connect as soon as it
     // reads the address, and its login must be shown.
     let activity = Activity::new(&emulator);
+    let console = match args.web {
+        Some(addr) => Some(
+            emulator
+                .serve_console(addr)
+                .await
+                .map_err(|e| format!("cannot serve the web console on {addr}: {e}"))?,
+        ),
+        None => None,
+    };
     print_banner(&emulator, !args.no_prompt);
+    if let Some(console) = &console {
+        println!("console: {}", console.url());
+        if console.needs_token() {
+            println!("  (open beyond this machine: the API answers only requests with this token)");
+        }
+    }
 
     let (lines, _keep_open) = if args.no_prompt {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -176,6 +196,9 @@ async fn run(args: Args) -> Result<(), String> {
     )
     .await;
 
+    if let Some(console) = console {
+        console.shutdown().await;
+    }
     emulator.shutdown().await;
     println!("bye");
     Ok(())
