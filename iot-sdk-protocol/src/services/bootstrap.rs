@@ -162,21 +162,20 @@ pub fn scope_secret(device_id: &str, group_secret: &str) -> Result<String, Proto
 
 /// CONNECT credentials of a registration-group device on the provisioning
 /// server (§1.3): client id `{device_id}_0_{scope_id}_{flag}_{ts}` and the
-/// password of §1.4 over [`scope_secret`].
+/// password of §1.4 over `derived`, the device's [`scope_secret`].
 pub fn scope_secret_credentials(
     device_id: &str,
     scope_id: &str,
-    group_secret: &str,
+    derived: &str,
     signature: SignatureType,
     now: DateTime<Utc>,
-) -> Result<Credentials, ProtocolError> {
+) -> Credentials {
     let timestamp = Timestamp::from_utc(now);
-    let derived = scope_secret(device_id, group_secret)?;
-    Ok(Credentials {
+    Credentials {
         client_id: format!("{device_id}_0_{scope_id}_{}_{timestamp}", signature.flag()),
         username: device_id.to_owned(),
-        password: Some(password(&derived, &timestamp)),
-    })
+        password: Some(password(derived, &timestamp)),
+    }
 }
 
 /// CONNECT credentials of a registration-group device with an X.509
@@ -334,14 +333,14 @@ mod tests {
     #[test]
     fn scope_client_ids_round_trip() {
         let now = Utc.with_ymd_and_hms(2025, 4, 14, 1, 30, 0).unwrap();
+        let derived = scope_secret("prod1_node1", "MTIzNDU2Nzg=").unwrap();
         let credentials = scope_secret_credentials(
             "prod1_node1",
             "scope9",
-            "MTIzNDU2Nzg=",
+            &derived,
             SignatureType::NoTimestampCheck,
             now,
-        )
-        .unwrap();
+        );
         assert_eq!(credentials.client_id, "prod1_node1_0_scope9_0_2025041401");
         assert_eq!(
             credentials.password.as_deref(),
