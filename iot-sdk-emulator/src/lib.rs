@@ -59,7 +59,6 @@ pub mod web;
 mod app;
 mod auth;
 mod bootstrap;
-mod bootstrap;
 mod error;
 mod file_manager;
 mod gateway;
@@ -80,7 +79,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::net::TcpListener;
 
 pub use app::{App, MessageBody, Request};
-pub use bootstrap::{BootstrapConfig, BootstrapServer, RegistrationGroup, StaticPolicy};
 pub use bootstrap::{BootstrapConfig, BootstrapServer, RegistrationGroup, StaticPolicy};
 pub use error::EmulatorError;
 pub use file_manager::{BUCKET_NAME, URL_EXPIRE, object_name};
