@@ -427,9 +427,12 @@ async function loadFiles() {
 }
 
 function renderFiles(files) {
-  const items = files.map((file) => el("li", {},
-    el("a", { href: withToken("/api/files/download?name=" + encodeURIComponent(file.name)), textContent: file.name }),
-    ` ${file.size} bytes, from the ${file.source}`));
+  const items = files.map((file) => {
+    const link = el("a", { href: withToken("/api/files/download?name=" + encodeURIComponent(file.name)), textContent: file.name });
+    const item = el("li", {}, link, ` ${file.size} bytes, from the ${file.source}`);
+    item.dataset.name = file.name;
+    return item;
+  });
   $("files").replaceChildren(...items);
   if (!files.length) $("files").append(el("li", { className: "hint", textContent: "no files yet" }));
 }
@@ -453,16 +456,28 @@ function shown(entry) {
   return $("trace-all-devices").checked || entry.device_id === state.selected;
 }
 
+// One line per message; opened, the payload as pretty JSON (or its text).
 function traceItem(entry) {
-  const body = entry.payload !== null && entry.payload !== undefined ? pretty(entry.payload) : entry.text;
-  const item = el("li", { className: entry.category },
+  const isJson = entry.payload !== null && entry.payload !== undefined;
+  const line = isJson ? JSON.stringify(entry.payload) : entry.text;
+  const up = entry.direction === "up";
+  const summary = el("summary", {},
     el("span", { textContent: timeOf(entry.time) }),
-    el("span", { className: "dir-" + entry.direction, textContent: entry.direction === "up" ? "↑" : "↓", title: entry.direction === "up" ? "device → platform" : "platform → device" }),
-    el("span", { textContent: entry.device_id || "*" }),
+    el("span", { className: "dir-" + entry.direction, textContent: up ? "↑" : "↓", title: up ? "device → platform" : "platform → device" }),
     el("span", { className: "badge", textContent: entry.category }),
-    el("span", { className: "topic", textContent: entry.topic }),
-    el("pre", { textContent: body }));
-  return item;
+    el("span", { className: "topic", textContent: topicShown(entry), title: entry.topic }),
+    el("code", { textContent: line }));
+  return el("li", { className: entry.category },
+    el("details", {}, summary, el("pre", { textContent: isJson ? pretty(entry.payload) : entry.text })));
+}
+
+// The topic after `$oc/devices/{device_id}/`, which every row of one
+// device would repeat; with all devices, the device id before it.
+function topicShown(entry) {
+  const prefix = `$oc/devices/${entry.device_id}/`;
+  if (!entry.topic.startsWith(prefix)) return entry.topic;
+  const tail = entry.topic.slice(prefix.length);
+  return $("trace-all-devices").checked ? `${entry.device_id} ${tail}` : tail;
 }
 
 function renderTrace() {
