@@ -12,6 +12,13 @@
 //!
 //! Without `--bench` on the command line (`cargo test --benches` or
 //! `--all-targets` run the binary that way) it does a short smoke run.
+//!
+//! Each MQTT backend of the SDK is measured in a run of its own: the binary
+//! starts itself once per backend with `IOT_SDK_MQTT_BACKEND` set (the SDK
+//! reads it when a device starts, and a process cannot safely change its
+//! own environment while threads run), then prints every backend's ratios
+//! against bare paho side by side. With `IOT_SDK_MQTT_BACKEND` already set
+//! it measures that backend alone.
 
 use std::collections::VecDeque;
 use std::error::Error;
@@ -46,7 +53,60 @@ const REPORT_FILTER: &str = "$oc/devices/+/sys/properties/report";
 /// Every command answer, whichever device sent it.
 const RESPONSE_FILTER: &str = "$oc/devices/+/sys/commands/response/#";
 
+/// The variable the SDK picks its MQTT backend by.
+const BACKEND_VARIABLE: &str = "IOT_SDK_MQTT_BACKEND";
+/// Every backend the comparison covers.
+const BACKENDS: [&str; 2] = ["paho", "rumqtt"];
+/// The prefix of the line a per-backend run ends with, for the summary.
+const RATIOS_TAG: &str = "ratios:";
+
 fn main() -> Result<()> {
+    match std::env::var(BACKEND_VARIABLE) {
+        Ok(backend) if !backend.is_empty() => measure(&backend),
+        _ => compare_backends(),
+    }
+}
+
+/// Runs this binary once per backend, passing its output through, and
+/// prints their ratios against bare paho together.
+fn compare_backends() -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let mut summary = Vec::new();
+    for backend in BACKENDS {
+        println!("==== backend {backend} ====");
+        let output = Command::new(&exe)
+            .args(std::env::args_os().skip(1))
+            .env(BACKEND_VARIABLE, backend)
+            .stderr(Stdio::inherit())
+            .output()?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        print!("{text}");
+        if !output.status.success() {
+            return Err(format!("the {backend} run failed: {}", output.status).into());
+        }
+        let ratios = text
+            .lines()
+            .find_map(|line| line.strip_prefix(RATIOS_TAG))
+            .ok_or_else(|| format!("the {backend} run printed no ratios"))?;
+        summary.push(format!("  {backend:<8}{ratios}"));
+    }
+    println!();
+    println!(
+        "==== every backend against bare paho (medians; targets: throughput >= 0.90, round trip <= 1.10) ===="
+    );
+    println!(
+        "  {:<8}{:>12}{:>12}{:>16}{:>12}{:>12}",
+        "backend", "throughput", "raw", "+subscriber", "rtt p50", "rtt p99"
+    );
+    for line in summary {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Measures the SDK on `backend` against bare paho.
+fn measure(backend: &str) -> Result<()> {
+    println!("sdk on the {backend} MQTT backend");
     let settings = Settings::from_env()?;
     let broker = Broker::start()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -722,6 +782,15 @@ fn print_ratios(alone: &Rates, watched: &Rates, latency: &Latency) {
     );
     println!(
         "round-trip ratio sdk/paho = {:.2} at p50, {:.2} at p99 (higher is slower)",
+        quantile_us(&latency.sdk, 0.5) / quantile_us(&latency.paho, 0.5),
+        quantile_us(&latency.sdk, 0.99) / quantile_us(&latency.paho, 0.99),
+    );
+    // One machine-readable line for the comparison of the backends.
+    println!(
+        "{RATIOS_TAG}{:>12.2}{:>12.2}{:>16.2}{:>12.2}{:>12.2}",
+        alone.ratio(sdk, paho),
+        alone.ratio(Publisher::SdkRaw, paho),
+        watched.ratio(sdk, paho),
         quantile_us(&latency.sdk, 0.5) / quantile_us(&latency.paho, 0.5),
         quantile_us(&latency.sdk, 0.99) / quantile_us(&latency.paho, 0.99),
     );

@@ -61,6 +61,10 @@ struct Suite {
     /// Seed of the fault schedules.
     #[arg(long, default_value_t = 14)]
     seed: u64,
+    /// MQTT backend of the device processes (their `IOT_SDK_MQTT_BACKEND`);
+    /// without it they inherit the variable, or run on the SDK's default.
+    #[arg(long, value_parser = ["paho", "rumqtt"])]
+    backend: Option<String>,
 }
 
 /// The device process's arguments (see `iot_sdk_tests::chaos::device`).
@@ -115,6 +119,11 @@ async fn run_device(args: DeviceCli) -> Result<(), String> {
 /// run shows progress) and the whole table at the end.
 async fn run_suite(suite: &Suite) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+    let backend = common(suite, &exe, 1, 0).spec.backend_name();
+    println!(
+        "chaos: devices on the {backend} MQTT backend, harness pid {}",
+        std::process::id()
+    );
     let mut reports = Vec::new();
     for &rate in suite.rates.iter().filter(|_| suite.kills > 0) {
         let name = if rate == 0 {
@@ -161,6 +170,7 @@ fn common(suite: &Suite, exe: &std::path::Path, devices: u32, rate: u32) -> Comm
             keep_alive: suite.keep_alive,
             prefix: format!("chaos{}", std::process::id()),
             drain: Duration::from_secs(20),
+            backend: suite.backend.clone(),
         },
         freeze_after: Duration::from_secs(suite.freeze_secs),
         seed: suite.seed,

@@ -20,6 +20,8 @@ use crate::{Error, Result};
 const STDERR_LINES: usize = 8;
 /// SIGABRT, what glibc raises on a double free.
 const SIGABRT: i32 = 6;
+/// The variable the SDK picks its MQTT backend by.
+pub const BACKEND_VARIABLE: &str = "IOT_SDK_MQTT_BACKEND";
 
 /// What the harness passes to every device process.
 #[derive(Clone, Debug)]
@@ -36,6 +38,22 @@ pub struct DeviceSpec {
     pub prefix: String,
     /// How long outstanding deliveries may take after the stop.
     pub drain: Duration,
+    /// The MQTT backend of the devices (`IOT_SDK_MQTT_BACKEND`, `paho` or
+    /// `rumqtt`); `None` leaves the variable as the harness has it.
+    pub backend: Option<String>,
+}
+
+impl DeviceSpec {
+    /// The backend the device processes run on, for the report: the chosen
+    /// one, else the harness's own `IOT_SDK_MQTT_BACKEND`, else the SDK's
+    /// default.
+    pub fn backend_name(&self) -> String {
+        let inherited = std::env::var(BACKEND_VARIABLE).ok();
+        match self.backend.clone().or(inherited) {
+            Some(name) if !name.is_empty() => name,
+            _ => "default".to_owned(),
+        }
+    }
 }
 
 /// How a device process ended.
@@ -72,7 +90,11 @@ pub struct DeviceProcess {
 impl DeviceProcess {
     /// Starts run number `run` of the devices on `server`.
     pub fn spawn(spec: &DeviceSpec, server: &str, run: u32, ledger: Arc<Ledger>) -> Result<Self> {
-        let mut child = Command::new(&spec.exe)
+        let mut command = Command::new(&spec.exe);
+        if let Some(backend) = &spec.backend {
+            command.env(BACKEND_VARIABLE, backend);
+        }
+        let mut child = command
             .arg("device")
             .args(["--server", server])
             .args(["--devices", &spec.devices.to_string()])

@@ -11,6 +11,8 @@ use super::ledger::Counts;
 pub struct Report {
     /// Scenario name, e.g. `kills@1000/s`.
     pub scenario: String,
+    /// The MQTT backend of the device processes.
+    pub backend: String,
     /// Wall-clock time of the whole scenario.
     pub elapsed: Duration,
     /// Totals over every run.
@@ -75,8 +77,9 @@ impl Report {
     fn row(&self) -> String {
         let c = &self.counts;
         format!(
-            "| {} | {:.0} s | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({} n/a) |",
+            "| {} | {} | {:.0} s | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({} n/a) |",
             self.scenario,
+            self.backend,
             self.elapsed.as_secs_f64(),
             c.sent,
             c.acked,
@@ -114,9 +117,9 @@ impl Report {
 /// A Markdown table of `reports`, then their details.
 pub fn table(reports: &[Report]) -> String {
     let mut text = String::from(
-        "| scenario | time | sent | acked | received | lost, never acked | lost after PUBACK \
+        "| scenario | backend | time | sent | acked | received | lost, never acked | lost after PUBACK \
          | duplicated | reordered | aborts | freezes | back → first ack, ms min/med/max |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for report in reports {
         text.push_str(&report.row());

@@ -214,6 +214,7 @@ impl Harness {
         }
         Report {
             scenario: self.name,
+            backend: self.common.spec.backend_name(),
             elapsed: self.started.elapsed(),
             counts,
             runs,
