@@ -27,4 +27,5 @@ pub mod ledger;
 pub mod proxy;
 pub mod recorder;
 pub mod report;
+pub mod scale;
 pub mod scenario;
