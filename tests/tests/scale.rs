@@ -2,6 +2,7 @@
 //! MQTT backend connect, report, come back after a broker SIGKILL and
 //! lose no report. Correctness only; the numbers are the benchmark's
 //! (`target/release/scale`, see src/bin/scale.rs).
+#![allow(clippy::expect_used, reason = "a test fails by panicking")]
 
 use std::process::Command;
 
