@@ -7,7 +7,8 @@ use crate::IotDevice;
 use crate::error::{Error, Result};
 use crate::protocol::auth::SignatureType;
 use crate::transport::{
-    ClientCert, OutboxConfig, OverflowPolicy, QoS, ReconnectConfig, TlsConfig, TransportConfig,
+    ClientCert, MqttBackend, OutboxConfig, OverflowPolicy, QoS, ReconnectConfig, TlsConfig,
+    TransportConfig,
 };
 
 /// The port on which IoTDA speaks MQTT over TLS; it switches TLS on by itself.
@@ -96,6 +97,7 @@ pub struct IotDeviceBuilder {
     max_inflight: Option<usize>,
     outbox: Option<OutboxConfig>,
     reconnect: Option<ReconnectConfig>,
+    mqtt_backend: Option<MqttBackend>,
 }
 
 impl IotDeviceBuilder {
@@ -253,6 +255,16 @@ impl IotDeviceBuilder {
         self
     }
 
+    /// The MQTT client library. Default: paho when its cargo feature is on, else
+    /// rumqtt. The environment variable `IOT_SDK_MQTT_BACKEND=paho|rumqtt`, when
+    /// set, overrides this choice (to run any program or test suite on the other
+    /// backend without a rebuild). `build()` fails with [`Error::Config`] when the
+    /// chosen backend's cargo feature is off.
+    pub fn mqtt_backend(mut self, backend: MqttBackend) -> Self {
+        self.mqtt_backend = Some(backend);
+        self
+    }
+
     /// Reads the connection from the environment: `IOTDA_SERVER` (host or URI),
     /// `IOTDA_PORT`, `IOTDA_DEVICE_ID`, `IOTDA_SECRET` or
     /// `IOTDA_CERT_FILE` + `IOTDA_KEY_FILE` (+ `IOTDA_KEY_PASSWORD`), and
@@ -332,7 +344,11 @@ impl IotDeviceBuilder {
             }),
             reconnect: self.reconnect.unwrap_or_default(),
             subscriptions,
+            backend: self.mqtt_backend,
         };
+        if let Some(backend) = self.mqtt_backend {
+            backend.check_compiled_in()?;
+        }
         // Ranges are checked here, at build(); certificate files when connecting.
         transport.check()?;
         Ok(DeviceConfig {

@@ -19,6 +19,7 @@ use tracing::{debug, warn};
 use crate::config::DeviceConfig;
 use crate::dispatch::Shared;
 use crate::error::{Error, Result};
+use crate::transport::rustls_tls;
 
 /// Time allowed to open a connection (TCP and TLS).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -75,20 +76,9 @@ impl HttpClient {
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(STALL_TIMEOUT)
             .user_agent(concat!("iot-sdk/", env!("CARGO_PKG_VERSION")));
+        // The same rustls code and trust as the MQTT connection: no OpenSSL.
         let tls = config.transport.tls.as_ref();
-        if let Some(ca_file) = tls.and_then(|tls| tls.ca_file.as_ref()) {
-            let pem = std::fs::read(ca_file).map_err(|e| {
-                Error::Config(format!("cannot read CA file {}: {e}", ca_file.display()))
-            })?;
-            for certificate in reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| Error::Tls(format!("bad CA file {}: {e}", ca_file.display())))?
-            {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        if tls.is_some_and(|tls| !tls.verify_host_name) {
-            builder = builder.danger_accept_invalid_hostnames(true);
-        }
+        builder = builder.use_preconfigured_tls(rustls_tls::https_config(tls)?);
         let client = builder
             .build()
             .map_err(|e| Error::Tls(format!("cannot set up the HTTP client: {e}")))?;

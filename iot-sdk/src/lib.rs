@@ -53,7 +53,9 @@ pub use protocol::payload::{
     ServiceProperties, ShadowGetResponse,
 };
 pub use service::{CommandError, IotService, Service};
-pub use transport::{ConnectionState, Delivery, OverflowPolicy, QoS, ReconnectConfig, StopReason};
+pub use transport::{
+    ConnectionState, Delivery, MqttBackend, OverflowPolicy, QoS, ReconnectConfig, StopReason,
+};
 
 /// What a device program needs: `use iot_sdk::prelude::*;`.
 pub mod prelude {

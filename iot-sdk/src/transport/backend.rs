@@ -21,10 +21,84 @@ use super::{Inbound, QoS, StopReason, TransportConfig};
 use crate::error::{Error, Result};
 use crate::protocol::auth::Credentials;
 
-/// The environment variable that picks the backend of transports started without one.
+/// The environment variable that picks the backend of every transport, over the
+/// builder's choice (so that a test suite or an operator can switch without a rebuild).
 pub(crate) const BACKEND_VARIABLE: &str = "IOT_SDK_MQTT_BACKEND";
 
-/// The MQTT client library a transport runs on.
+/// The backend when both are compiled in and none is picked. Switching the default
+/// is this one line.
+const PREFERRED: MqttBackend = MqttBackend::Paho;
+
+/// The MQTT client library a device runs on.
+///
+/// Both names always exist; the cargo features `paho` and `rumqtt` (both on by
+/// default) decide which are compiled in. Picking one that is not compiled in is a
+/// configuration error ([`Error::Config`]) naming the feature to enable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MqttBackend {
+    /// paho-mqtt: Paho C with OpenSSL, built from source (feature `paho`).
+    Paho,
+    /// rumqttc on rustls (ring): pure Rust, cross-compiles easily (feature `rumqtt`).
+    Rumqtt,
+}
+
+impl MqttBackend {
+    /// The name used by `IOT_SDK_MQTT_BACKEND` and the cargo feature: `paho`, `rumqtt`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MqttBackend::Paho => "paho",
+            MqttBackend::Rumqtt => "rumqtt",
+        }
+    }
+
+    /// Whether this build contains the backend (its cargo feature is on).
+    pub fn is_compiled_in(self) -> bool {
+        match self {
+            MqttBackend::Paho => cfg!(feature = "paho"),
+            MqttBackend::Rumqtt => cfg!(feature = "rumqtt"),
+        }
+    }
+
+    /// `Ok` when the backend is compiled in, else the error that says which feature
+    /// to enable.
+    pub(crate) fn check_compiled_in(self) -> Result<()> {
+        Backend::compiled(self).map(drop)
+    }
+}
+
+impl Default for MqttBackend {
+    /// paho when compiled in, else rumqtt.
+    fn default() -> Self {
+        match PREFERRED {
+            preferred if preferred.is_compiled_in() => preferred,
+            MqttBackend::Paho => MqttBackend::Rumqtt,
+            MqttBackend::Rumqtt => MqttBackend::Paho,
+        }
+    }
+}
+
+impl std::fmt::Display for MqttBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for MqttBackend {
+    type Err = Error;
+
+    /// `paho` or `rumqtt`, whether compiled in or not.
+    fn from_str(name: &str) -> Result<MqttBackend> {
+        match name.trim() {
+            "paho" => Ok(MqttBackend::Paho),
+            "rumqtt" => Ok(MqttBackend::Rumqtt),
+            other => Err(Error::Config(format!(
+                "`{other}` is not an MQTT backend (paho or rumqtt)"
+            ))),
+        }
+    }
+}
+
+/// A compiled-in MQTT backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
     /// paho-mqtt: Paho C with OpenSSL (feature `paho`).
@@ -39,34 +113,43 @@ pub(crate) enum Backend {
 compile_error!("iot-sdk needs an MQTT backend: enable the feature `paho` or `rumqtt`");
 
 impl Backend {
-    /// paho while it is compiled in (the backend with the longest record), else rumqtt.
-    #[cfg(feature = "paho")]
-    pub(crate) const DEFAULT: Backend = Backend::Paho;
-    /// paho while it is compiled in (the backend with the longest record), else rumqtt.
-    #[cfg(not(feature = "paho"))]
-    pub(crate) const DEFAULT: Backend = Backend::Rumqtt;
+    /// The backend of a transport: `IOT_SDK_MQTT_BACKEND` when set, else `configured`,
+    /// else the default; an error when that one is not compiled in.
+    pub(crate) fn pick(configured: Option<MqttBackend>) -> Result<Backend> {
+        Backend::choose(std::env::var(BACKEND_VARIABLE).ok(), configured)
+    }
 
-    /// The backend of transports started without one: `IOT_SDK_MQTT_BACKEND` when set
-    /// to a compiled-in backend, else the first compiled in (paho before rumqtt).
-    pub(crate) fn from_env() -> Result<Backend> {
-        match std::env::var(BACKEND_VARIABLE) {
-            Ok(name) if !name.is_empty() => name.parse(),
-            _ => Ok(Backend::DEFAULT),
+    /// `paho` or `rumqtt`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            #[cfg(feature = "paho")]
+            Backend::Paho => MqttBackend::Paho.name(),
+            #[cfg(feature = "rumqtt")]
+            Backend::Rumqtt => MqttBackend::Rumqtt.name(),
         }
     }
-}
 
-impl FromStr for Backend {
-    type Err = Error;
+    /// [`Backend::pick`] with the variable's value given.
+    fn choose(variable: Option<String>, configured: Option<MqttBackend>) -> Result<Backend> {
+        let chosen = match variable {
+            Some(name) if !name.trim().is_empty() => name
+                .parse()
+                .map_err(|e: Error| Error::Config(format!("{BACKEND_VARIABLE}: {e}")))?,
+            _ => configured.unwrap_or_default(),
+        };
+        Backend::compiled(chosen)
+    }
 
-    fn from_str(name: &str) -> Result<Backend> {
-        match name {
+    /// The compiled-in backend of `chosen`.
+    fn compiled(chosen: MqttBackend) -> Result<Backend> {
+        match chosen {
             #[cfg(feature = "paho")]
-            "paho" => Ok(Backend::Paho),
+            MqttBackend::Paho => Ok(Backend::Paho),
             #[cfg(feature = "rumqtt")]
-            "rumqtt" => Ok(Backend::Rumqtt),
-            other => Err(Error::Config(format!(
-                "{BACKEND_VARIABLE}: `{other}` is not a compiled-in MQTT backend (paho or rumqtt, by cargo feature)"
+            MqttBackend::Rumqtt => Ok(Backend::Rumqtt),
+            #[allow(unreachable_patterns, reason = "reached when a feature is off")]
+            missing => Err(Error::Config(format!(
+                "the MQTT backend `{missing}` is not compiled in: enable the cargo feature `{missing}` of iot-sdk"
             ))),
         }
     }
@@ -213,6 +296,18 @@ impl Connection {
         }
     }
 
+    /// Asks the broker for an answer on a link with nothing else to wait for; only
+    /// for backends that do not hear their pings (see `driver::Probe`).
+    pub(super) fn probe(&self) -> BoxFuture<'static, std::result::Result<(), String>> {
+        match self {
+            #[cfg(feature = "paho")]
+            Connection::Paho(c) => c.probe(),
+            // Its pings are heard: never asked.
+            #[cfg(feature = "rumqtt")]
+            Connection::Rumqtt(_) => Box::pin(std::future::ready(Ok(()))),
+        }
+    }
+
     /// Resolves when the connection is lost, with why.
     pub(super) async fn lost(&mut self) -> String {
         each!(self, c => c.lost().await)
@@ -234,5 +329,64 @@ pub(super) fn refusal(config: &TransportConfig) -> String {
         "device id or certificate not accepted (CONNACK 4)".into()
     } else {
         "wrong device id or secret (CONNACK 4)".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOTH: [MqttBackend; 2] = [MqttBackend::Paho, MqttBackend::Rumqtt];
+
+    /// The backend `choose` settles on, by name, or its error.
+    fn chosen(variable: Option<&str>, configured: Option<MqttBackend>) -> String {
+        match Backend::choose(variable.map(str::to_owned), configured) {
+            Ok(backend) => backend.name().to_owned(),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_variable_overrides_the_builder_which_overrides_the_default() {
+        for configured in BOTH.into_iter().filter(|b| b.is_compiled_in()) {
+            assert_eq!(chosen(None, Some(configured)), configured.name());
+            assert_eq!(chosen(Some(""), Some(configured)), configured.name());
+            for variable in BOTH.into_iter().filter(|b| b.is_compiled_in()) {
+                let picked = chosen(Some(variable.name()), Some(configured));
+                assert_eq!(picked, variable.name());
+            }
+        }
+        assert_eq!(chosen(None, None), MqttBackend::default().name());
+    }
+
+    #[test]
+    fn the_default_is_paho_when_compiled_in_else_rumqtt() {
+        let expected = if cfg!(feature = "paho") {
+            MqttBackend::Paho
+        } else {
+            MqttBackend::Rumqtt
+        };
+        assert_eq!(MqttBackend::default(), expected);
+    }
+
+    #[test]
+    fn an_unknown_name_or_a_backend_not_compiled_in_is_a_config_error() {
+        let unknown = Backend::choose(Some("mosquitto".into()), None).unwrap_err();
+        assert!(
+            matches!(&unknown, Error::Config(why) if why.contains("IOT_SDK_MQTT_BACKEND") && why.contains("`mosquitto`")),
+            "{unknown}"
+        );
+        for backend in BOTH {
+            let checked = backend.check_compiled_in();
+            if backend.is_compiled_in() {
+                assert!(checked.is_ok(), "{checked:?}");
+            } else {
+                let feature = format!("enable the cargo feature `{backend}`");
+                assert!(
+                    matches!(&checked, Err(Error::Config(why)) if why.contains(&feature)),
+                    "{checked:?}"
+                );
+            }
+        }
     }
 }

@@ -33,6 +33,8 @@ pub struct TransportConfig {
     pub reconnect: ReconnectConfig,
     /// Filters subscribed at QoS 1 after every CONNACK, before anything else is sent.
     pub subscriptions: Vec<String>,
+    /// The MQTT client library; `None` for the default. `IOT_SDK_MQTT_BACKEND` overrides it.
+    pub backend: Option<super::MqttBackend>,
 }
 
 impl TransportConfig {
@@ -250,6 +252,7 @@ mod tests {
             outbox: OutboxConfig::default(),
             reconnect: ReconnectConfig::default(),
             subscriptions: Vec::new(),
+            backend: None,
         }
     }
 

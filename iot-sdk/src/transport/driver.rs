@@ -265,9 +265,10 @@ impl Driver {
     async fn attempt(&mut self, backend: Backend) -> Outcome {
         let credentials = (self.credentials)();
         info!(
-            "connecting to {} as {}…",
+            "connecting to {} as {} (MQTT backend {})…",
             self.config.display_uri(),
-            credentials.username
+            credentials.username,
+            backend.name()
         );
         let hooks = Hooks {
             inbound: self.inbound.clone(),
@@ -349,7 +350,7 @@ impl Driver {
         let connected = Instant::now();
         let mut progress = connected;
         let silence = self.config.keep_alive;
-        let pings_heard = connection.hears_pings();
+        let mut probe = Probe::new(connection.hears_pings());
         loop {
             link_dead = link_dead || self.pump(connection, &mut deliveries);
             if deliveries.is_empty() {
@@ -357,12 +358,12 @@ impl Driver {
             }
             // The link is dead, even if the socket does not know it yet, when
             // acknowledgements were awaited for a keep-alive with no sign of the broker
-            // (paho's own keep-alive check takes up to 2.5 keep-alives), or, where the
-            // client's pings are seen, nothing at all came for 1.5 keep-alives.
+            // (paho's own keep-alive check takes up to 2.5 keep-alives), or, on an idle
+            // link, the broker stayed silent for 1.5 keep-alives (see `Probe`).
             let heard = self.heard.last().max(connected);
             let stalled = (!deliveries.is_empty()).then_some(progress.max(heard) + silence);
-            let silent = pings_heard.then_some(heard + silence.mul_f32(1.5));
-            let watchdog = match (stalled, silent) {
+            let idle = probe.due(heard, silence, deliveries.is_empty());
+            let watchdog = match (stalled, idle) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -370,12 +371,19 @@ impl Driver {
             tokio::select! {
                 Some((seq, result)) = deliveries.next() => {
                     progress = Instant::now();
+                    if result.is_ok() {
+                        self.heard.mark();
+                    }
                     self.delivered(seq, result);
                     // Settle every acknowledgement already in: one wake-up, not one each.
                     while let Some(Some((seq, result))) = deliveries.next().now_or_never() {
                         self.delivered(seq, result);
                     }
                 }
+                answer = probe.answer() => match answer {
+                    Ok(()) => self.heard.mark(),
+                    Err(why) => return Served::Lost(format!("connection lost (keep-alive probe failed: {why})")),
+                },
                 () = self.shared.work.notified() => {}
                 why = connection.lost() => return Served::Lost(why),
                 () = sleep_until_some(watchdog) => {
@@ -383,13 +391,11 @@ impl Driver {
                     let heard = self.heard.last().max(connected);
                     let now = Instant::now();
                     let stalled = !deliveries.is_empty() && now >= progress.max(heard) + silence;
-                    let silent = pings_heard && now >= heard + silence.mul_f32(1.5);
-                    if stalled || silent {
-                        let quiet_since = if stalled { progress.max(heard) } else { heard };
-                        return Served::Lost(format!(
-                            "connection lost (no answer from the broker for {})",
-                            seconds(now - quiet_since)
-                        ));
+                    if stalled {
+                        return Served::Lost(silent_for(now - progress.max(heard)));
+                    }
+                    if probe.dead(connection, heard, silence, deliveries.is_empty(), now) {
+                        return Served::Lost(silent_for(now - heard));
                     }
                 }
                 command = self.commands.recv(), if self.handles_alive => {
@@ -568,6 +574,88 @@ impl Driver {
             }
         }
     }
+}
+
+/// How an idle link is found dead within 1.5 keep-alives.
+///
+/// A backend that reports the broker's PINGRESPs (rumqtt) needs nothing more: its
+/// client pings after a keep-alive of silence, so 1.5 keep-alives without a word
+/// mean the link is dead. paho reports no PINGRESP (and its own check takes up to
+/// 2.5 keep-alives): after a keep-alive with nothing heard, the session asks the
+/// broker for an answer itself ([`Connection::probe`]) and allows half a keep-alive.
+enum Probe {
+    /// The client's pings are heard.
+    Pings,
+    /// No question is open.
+    Quiet,
+    /// Asked at `sent`, awaiting `answer`.
+    Asked {
+        sent: Instant,
+        answer: BoxFuture<'static, std::result::Result<(), String>>,
+    },
+}
+
+impl Probe {
+    fn new(hears_pings: bool) -> Self {
+        if hears_pings {
+            Probe::Pings
+        } else {
+            Probe::Quiet
+        }
+    }
+
+    /// When the watchdog should look at the link next; `None` while publishes are
+    /// awaited (`idle` false) and no question is open: the stall check covers that.
+    fn due(&self, heard: Instant, keep_alive: Duration, idle: bool) -> Option<Instant> {
+        match self {
+            Probe::Pings => Some(heard + keep_alive.mul_f32(1.5)),
+            Probe::Quiet => idle.then_some(heard + keep_alive),
+            Probe::Asked { sent, .. } => Some(*sent + keep_alive / 2),
+        }
+    }
+
+    /// At the watchdog: whether the link is dead. Asks the broker when it was
+    /// silent for a keep-alive on an idle link.
+    fn dead(
+        &mut self,
+        connection: &Connection,
+        heard: Instant,
+        keep_alive: Duration,
+        idle: bool,
+        now: Instant,
+    ) -> bool {
+        match self {
+            Probe::Pings => now >= heard + keep_alive.mul_f32(1.5),
+            Probe::Quiet => {
+                if idle && now >= heard + keep_alive {
+                    *self = Probe::Asked {
+                        sent: now,
+                        answer: connection.probe(),
+                    };
+                }
+                false
+            }
+            Probe::Asked { sent, .. } => now >= *sent + keep_alive / 2,
+        }
+    }
+
+    /// The broker's answer to the open question; pending while none is open.
+    async fn answer(&mut self) -> std::result::Result<(), String> {
+        let Probe::Asked { answer, .. } = self else {
+            return pending().await;
+        };
+        // Polled through `&mut`: a select that drops this keeps the question open.
+        let answered = answer.await;
+        *self = Probe::Quiet;
+        answered
+    }
+}
+
+fn silent_for(quiet: Duration) -> String {
+    format!(
+        "connection lost (no answer from the broker for {})",
+        seconds(quiet)
+    )
 }
 
 /// `4 s`, `1.5 s`: a delay as a person reads it.

@@ -4,7 +4,7 @@
 //! `driver.rs`) that owns one connection at a time of a backend (`backend.rs`):
 //! paho-mqtt (`paho.rs`, feature `paho`) or rumqttc on rustls (`rumqtt.rs` and
 //! `rustls_tls.rs`, feature `rumqtt`), picked per transport (`IOT_SDK_MQTT_BACKEND`,
-//! else paho when compiled in). The driver connects with fresh [`Credentials`] for
+//! else the configured [`MqttBackend`], else the default: see `backend.rs`). The driver connects with fresh [`Credentials`] for
 //! every attempt (IoTDA passwords embed the hour), reconnects with the backoff of the protocol notes (§1.10), subscribes the
 //! remembered filters after every CONNACK and streams the SDK-owned outbox: a bounded,
 //! ordered queue where every publish waits until the broker acknowledged it. QoS 1
@@ -44,8 +44,8 @@ mod outbox;
 mod paho;
 #[cfg(feature = "rumqtt")]
 mod rumqtt;
-#[cfg(feature = "rumqtt")]
-mod rustls_tls;
+// Also the TLS of the SDK's HTTPS (`http.rs`), so built with either backend.
+pub(crate) mod rustls_tls;
 #[cfg(feature = "paho")]
 mod tls;
 
@@ -67,6 +67,7 @@ pub use config::{
 use crate::error::{Error, Result};
 use crate::protocol::auth::Credentials;
 use backend::Backend;
+pub use backend::MqttBackend;
 use driver::{Command, Driver, Outgoing, Shared};
 use outbox::Push;
 
@@ -208,12 +209,14 @@ impl Transport {
     /// validated first: an invalid one stops the transport, and [`Transport::connect`]
     /// reports why.
     ///
-    /// The MQTT backend is `IOT_SDK_MQTT_BACKEND` when set, else the default one.
+    /// The MQTT backend is `IOT_SDK_MQTT_BACKEND` when set, else the configured one,
+    /// else the default one.
     pub fn start(
         config: TransportConfig,
         credentials: CredentialsFn,
     ) -> (Transport, mpsc::UnboundedReceiver<Inbound>) {
-        Self::start_on(Backend::from_env(), config, credentials)
+        let backend = Backend::pick(config.backend);
+        Self::start_on(backend, config, credentials)
     }
 
     /// [`Transport::start`] on `backend`; an error stops the transport at once.

@@ -64,6 +64,8 @@ impl Drop for Client {
 pub(super) struct Connection {
     client: Client,
     lost: mpsc::UnboundedReceiver<()>,
+    /// The filter unsubscribed to get an answer from the broker (see `probe`).
+    probe_filter: String,
 }
 
 impl Connection {
@@ -113,7 +115,11 @@ impl Connection {
         match timeout(limit, connect).await {
             Err(_) => Err(Attempt::Failed(format!("no CONNACK within {limit:?}"))),
             Ok(Err(error)) => Err(classify(config, error).await),
-            Ok(Ok(_)) => Ok(Connection { client, lost }),
+            Ok(Ok(_)) => Ok(Connection {
+                client,
+                lost,
+                probe_filter: probe_filter(&credentials.username),
+            }),
         }
     }
 
@@ -198,6 +204,15 @@ impl Connection {
         }
     }
 
+    /// Asks the broker for an answer: an UNSUBSCRIBE of a filter this client never
+    /// subscribed, which the broker answers with an UNSUBACK all the same (MQTT 3.1.1
+    /// §3.10.4). paho keeps its PINGRESPs to itself, so this is how the session
+    /// learns that an idle link still works.
+    pub(super) fn probe(&self) -> BoxFuture<'static, std::result::Result<(), String>> {
+        let token = self.client.get().unsubscribe(self.probe_filter.as_str());
+        Box::pin(async move { token.await.map(drop).map_err(|e| e.to_string()) })
+    }
+
     /// Resolves when paho reports the connection lost.
     pub(super) async fn lost(&mut self) -> String {
         match self.lost.recv().await {
@@ -215,6 +230,17 @@ impl Connection {
             }
         })
         .await;
+    }
+}
+
+/// The probe's filter: a custom topic of the device (`docs/protocol.md` §2.2) that
+/// the SDK never subscribes, so that the platform sees nothing foreign.
+fn probe_filter(device_id: &str) -> String {
+    let filter = format!("$oc/devices/{device_id}/user/iot-sdk-probe");
+    if crate::protocol::filter::is_valid_filter(&filter) && !device_id.contains(['+', '#']) {
+        filter
+    } else {
+        "iot-sdk-probe".into()
     }
 }
 

@@ -371,14 +371,20 @@ fn classify(config: &TransportConfig, error: ConnectionError) -> Attempt {
             Attempt::Fatal(StopReason::Tls(rustls_tls::rejection(&tls, host)))
         }
         ConnectionError::Tls(rumqttc::TlsError::Io(io)) | ConnectionError::Io(io) => {
-            match io
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<tokio_rustls::rustls::Error>())
-            {
+            match rustls_error(&io) {
                 Some(tls) => Attempt::Fatal(StopReason::Tls(rustls_tls::rejection(tls, host))),
                 None => unreachable(io_reason(&io)),
             }
         }
+        // With TLS 1.3 the server refuses a client certificate after the handshake,
+        // on the first read: still a TLS refusal, not a network fault.
+        ConnectionError::MqttState(
+            rumqttc::StateError::Io(io)
+            | rumqttc::StateError::Deserialization(rumqttc::Error::Io(io)),
+        ) => match rustls_error(&io) {
+            Some(tls) => Attempt::Fatal(StopReason::Tls(rustls_tls::rejection(tls, host))),
+            None => Attempt::Failed(io_reason(&io)),
+        },
         ConnectionError::Tls(rumqttc::TlsError::DNSName(_)) => Attempt::Fatal(StopReason::Config(
             format!("{host} is not a host name or IP address TLS can verify"),
         )),
@@ -388,6 +394,11 @@ fn classify(config: &TransportConfig, error: ConnectionError) -> Attempt {
         ConnectionError::NetworkTimeout => unreachable("timed out".into()),
         other => Attempt::Failed(other.to_string()),
     }
+}
+
+/// The rustls error an I/O error carries, if any.
+fn rustls_error(io: &std::io::Error) -> Option<&tokio_rustls::rustls::Error> {
+    io.get_ref()?.downcast_ref()
 }
 
 /// `Connection refused`: an I/O error's text without the OS error number; a name

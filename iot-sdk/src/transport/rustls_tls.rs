@@ -1,7 +1,7 @@
-//! TLS of the rumqtt backend, on rustls (ring): the CA file or the system roots,
-//! chain and host-name verification (with the explicit opt-out that still checks the
-//! chain), client certificates with plain or encrypted PKCS#8 keys, and failures in
-//! the same words as the paho backend.
+//! TLS on rustls (ring) for the rumqtt backend and for the SDK's HTTPS: the CA file
+//! or the system roots, chain and host-name verification (with the explicit opt-out
+//! that still checks the chain), client certificates with plain or encrypted PKCS#8
+//! keys, and failures in the same words as the paho backend.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,29 +15,26 @@ use tokio_rustls::rustls::client::danger::{
 };
 use tokio_rustls::rustls::crypto::ring;
 use tokio_rustls::rustls::{
-    self, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    self, AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore,
+    SignatureScheme,
 };
 
 use super::{ClientCert, TlsConfig};
 use crate::error::{Error, Result};
 
-/// The rustls client configuration for `tls`. Reads files: call it off the runtime.
+type Builder = rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>;
+
+/// The rustls client configuration of the MQTT connection for `tls`: the CA file
+/// alone, else the system roots. Reads files: call it off the runtime.
+#[cfg_attr(
+    not(feature = "rumqtt"),
+    allow(
+        dead_code,
+        reason = "the rumqtt backend's; also the file check without paho"
+    )
+)]
 pub(crate) fn client_config(tls: &TlsConfig) -> Result<ClientConfig> {
-    let provider = Arc::new(ring::default_provider());
-    let roots = Arc::new(roots(tls)?);
-    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(format!("TLS setup failed: {e}")))?;
-    let builder = if tls.verify_host_name {
-        builder.with_root_certificates(roots)
-    } else {
-        let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider)
-            .build()
-            .map_err(|e| Error::Tls(format!("TLS setup failed: {e}")))?;
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)))
-    };
+    let builder = verifying(roots(tls)?, tls.verify_host_name)?;
     match &tls.client_cert {
         None => Ok(builder.with_no_client_auth()),
         Some(client) => {
@@ -53,6 +50,40 @@ pub(crate) fn client_config(tls: &TlsConfig) -> Result<ClientConfig> {
     }
 }
 
+/// The rustls client configuration of HTTPS downloads (OTA packages, files), which
+/// may come from servers other than the broker: the system roots and the CA file's
+/// certificates, host names checked unless the device turned that off, no client
+/// certificate. Reads files. Without any root, plain-HTTP downloads still work and an
+/// HTTPS one fails as untrusted.
+pub(crate) fn https_config(tls: Option<&TlsConfig>) -> Result<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(ca) = tls.and_then(|tls| tls.ca_file.as_deref()) {
+        add_ca_file(&mut roots, ca)?;
+    }
+    let verify_host_name = tls.is_none_or(|tls| tls.verify_host_name);
+    Ok(verifying(roots, verify_host_name)?.with_no_client_auth())
+}
+
+/// A configuration under construction that verifies servers against `roots`, their
+/// host names only when `verify_host_name`.
+fn verifying(roots: RootCertStore, verify_host_name: bool) -> Result<Builder> {
+    let provider = Arc::new(ring::default_provider());
+    let roots = Arc::new(roots);
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(format!("TLS setup failed: {e}")))?;
+    if verify_host_name {
+        return Ok(builder.with_root_certificates(roots));
+    }
+    let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider)
+        .build()
+        .map_err(|e| Error::Tls(format!("TLS setup failed: {e}")))?;
+    Ok(builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier))))
+}
+
 /// Checks that every configured file can be read and holds what it should.
 #[cfg_attr(
     feature = "paho",
@@ -63,6 +94,7 @@ pub(crate) fn check_files(tls: &TlsConfig) -> Result<()> {
 }
 
 /// The server's problem as rustls found it, in the words of the paho backend.
+#[cfg(feature = "rumqtt")]
 pub(crate) fn rejection(error: &rustls::Error, host: &str) -> String {
     match error {
         rustls::Error::InvalidCertificate(problem) => match problem {
@@ -77,6 +109,17 @@ pub(crate) fn rejection(error: &rustls::Error, host: &str) -> String {
             }
             other => format!("server certificate rejected ({other:?})"),
         },
+        rustls::Error::AlertReceived(
+            alert @ (AlertDescription::UnknownCA
+            | AlertDescription::BadCertificate
+            | AlertDescription::CertificateRequired
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::UnsupportedCertificate),
+        ) => format!(
+            "TLS handshake refused: the server did not accept the client certificate ({alert:?})"
+        ),
         rustls::Error::AlertReceived(alert) => format!("TLS handshake refused: {alert:?}"),
         other => format!("TLS handshake failed: {other}"),
     }
@@ -86,16 +129,7 @@ pub(crate) fn rejection(error: &rustls::Error, host: &str) -> String {
 fn roots(tls: &TlsConfig) -> Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
     match &tls.ca_file {
-        Some(ca) => {
-            for cert in certificates(ca, "CA")? {
-                roots.add(cert).map_err(|e| {
-                    Error::Tls(format!(
-                        "CA file {} holds a bad certificate: {e}",
-                        ca.display()
-                    ))
-                })?;
-            }
-        }
+        Some(ca) => add_ca_file(&mut roots, ca)?,
         None => {
             let found = rustls_native_certs::load_native_certs();
             let (added, _) = roots.add_parsable_certificates(found.certs);
@@ -108,6 +142,19 @@ fn roots(tls: &TlsConfig) -> Result<RootCertStore> {
         }
     }
     Ok(roots)
+}
+
+/// Adds every certificate of the PEM file `ca` to `roots`.
+fn add_ca_file(roots: &mut RootCertStore, ca: &Path) -> Result<()> {
+    for cert in certificates(ca, "CA")? {
+        roots.add(cert).map_err(|e| {
+            Error::Tls(format!(
+                "CA file {} holds a bad certificate: {e}",
+                ca.display()
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// The certificates of a PEM file; at least one.

@@ -143,16 +143,15 @@ async fn a_stalled_link_is_noticed_within_one_and_a_half_keep_alives(backend: Ba
     within(transport.close(Duration::from_secs(1))).await.ok();
 }
 
-/// With nothing awaited, only a client whose PINGRESPs are seen can tell an idle
-/// dead link from a quiet one: rumqtt (paho's keep-alive takes up to 2.5).
-#[cfg(feature = "rumqtt")]
-#[tokio::test]
-async fn an_idle_stalled_link_is_noticed_within_one_and_a_half_keep_alives() {
+/// With nothing awaited, an idle dead link is told from a quiet one by the client's
+/// pings (rumqtt) or the session's own question (paho, whose keep-alive alone takes
+/// up to 2.5 keep-alives).
+async fn an_idle_stalled_link_is_noticed_within_one_and_a_half_keep_alives(backend: Backend) {
     let broker = Mosquitto::start("allow_anonymous true").await;
     let proxy = Proxy::start(broker.port()).await;
     let mut config = config(proxy.port());
     config.keep_alive = Duration::from_secs(30);
-    let (transport, _inbound) = start(Backend::Rumqtt, config, anonymous("idle"));
+    let (transport, _inbound) = start(backend, config, anonymous("idle"));
     within(transport.connect()).await.expect("connects");
     // Some time after connecting, so that the stall does not coincide with a ping.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -229,5 +228,6 @@ super::on_every_backend! {
     #[tokio::test] a_flapping_link_does_not_ratchet_the_backoff,
     #[tokio::test] publishing_resumes_within_one_backoff_step_after_the_broker_returns,
     #[tokio::test] a_stalled_link_is_noticed_within_one_and_a_half_keep_alives,
+    #[tokio::test] an_idle_stalled_link_is_noticed_within_one_and_a_half_keep_alives,
     #[tokio::test] drop_oldest_keeps_messages_sent_before_a_lost_connection,
 }

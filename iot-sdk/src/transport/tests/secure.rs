@@ -32,6 +32,15 @@ fn client_cert(pki: &Pki, key: &str, key_password: Option<&str>) -> ClientCert {
     }
 }
 
+/// `tls_config` with the client certificate `cert`.
+fn with_client_cert(port: u16, pki: &Pki, cert: ClientCert) -> TransportConfig {
+    let mut config = tls_config(port, pki, "ca.pem");
+    if let Some(tls) = config.tls.as_mut() {
+        tls.client_cert = Some(cert);
+    }
+    config
+}
+
 async fn connect(backend: Backend, config: TransportConfig) -> (Transport, Result<()>) {
     let (transport, _inbound) = start(backend, config, anonymous("secure"));
     let outcome = within(transport.connect()).await;
@@ -120,6 +129,82 @@ async fn a_client_certificate_authenticates_the_device(backend: Backend) {
             .await
             .expect("closes");
     }
+}
+
+/// A key that is not the certificate's, or an encrypted key without its password or
+/// with a wrong one: stopped with a TLS error naming the key file, before any traffic.
+async fn a_broken_client_certificate_setup_stops_before_any_traffic(backend: Backend) {
+    let pki = Pki::generate();
+    encrypt_client_key(&pki);
+    let broker = ScriptedBroker::answering(0).await;
+    for (key, password) in [
+        ("server.key", None),
+        ("client-encrypted.key", None),
+        ("client-encrypted.key", Some("wrong")),
+    ] {
+        let cert = client_cert(&pki, key, password);
+        let config = with_client_cert(broker.port(), &pki, cert);
+        let (transport, inbound) = start(backend, config, anonymous("secure"));
+        let outcome = within(transport.connect()).await;
+        assert!(
+            matches!(&outcome, Err(Error::Tls(why)) if why.contains(key)),
+            "{key} with {password:?}: {outcome:?}"
+        );
+        let stopped = state(&transport);
+        assert!(
+            matches!(
+                &stopped,
+                ConnectionState::Stopped {
+                    reason: StopReason::Tls(_)
+                }
+            ),
+            "{stopped:?}"
+        );
+        until_gone(inbound).await;
+    }
+    assert_eq!(broker.connections(), 0, "no attempt reached the broker");
+}
+
+/// A client certificate of a CA the broker does not trust never connects. With TLS
+/// 1.3 the broker refuses it after the client's side of the handshake: rustls reads
+/// the alert and stops with a TLS error; paho cannot tell it from a network fault
+/// (it reports a TLS or a TCP completion failure) and retries.
+async fn an_untrusted_client_certificate_never_connects(backend: Backend) {
+    let pki = Pki::generate();
+    let listener = format!("{}require_certificate true", pki.listener("server"));
+    let broker = Mosquitto::start(&listener).await;
+    let untrusted = ClientCert {
+        cert_file: pki.path("untrusted-client.pem"),
+        key_file: pki.path("untrusted-client.key"),
+        key_password: None,
+    };
+    let config = with_client_cert(broker.port(), &pki, untrusted);
+    let (transport, _inbound) = start(backend, config, anonymous("untrusted"));
+    let mut states = transport.state();
+    let failed = within(states.wait_for(|s| !matches!(s, ConnectionState::Connecting)))
+        .await
+        .expect("the transport runs")
+        .clone();
+    match (backend, failed) {
+        #[cfg(feature = "rumqtt")]
+        (
+            Backend::Rumqtt,
+            ConnectionState::Stopped {
+                reason: StopReason::Tls(why),
+            },
+        ) => {
+            assert!(
+                why.contains("did not accept the client certificate"),
+                "{why}"
+            );
+        }
+        #[cfg(feature = "paho")]
+        (Backend::Paho, ConnectionState::Reconnecting { last_error, .. }) => {
+            assert!(last_error.starts_with("connection failed"), "{last_error}");
+        }
+        (_, other) => panic!("{other:?}"),
+    }
+    within(transport.close(Duration::ZERO)).await.ok();
 }
 
 /// Writes `client-encrypted.key`: the client key as encrypted PKCS#8 (PBES2,
@@ -213,4 +298,6 @@ super::on_every_backend! {
     #[tokio::test] a_wrong_host_name_is_refused_unless_explicitly_allowed,
     #[tokio::test] a_client_certificate_authenticates_the_device,
     #[tokio::test] a_missing_ca_file_stops_before_any_traffic,
+    #[tokio::test] a_broken_client_certificate_setup_stops_before_any_traffic,
+    #[tokio::test] an_untrusted_client_certificate_never_connects,
 }

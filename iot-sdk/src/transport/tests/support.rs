@@ -53,6 +53,7 @@ pub(super) fn config(port: u16) -> TransportConfig {
             ..ReconnectConfig::default()
         },
         subscriptions: Vec::new(),
+        backend: None,
     }
 }
 
@@ -378,15 +379,17 @@ pub(super) struct Pki {
 
 impl Pki {
     /// A CA, another CA, and server/client certificates signed by the first CA:
-    /// `server` for 127.0.0.1 and localhost, `wrong-host` for other.example, `client`.
+    /// `server` for 127.0.0.1 and localhost, `wrong-host` for other.example, `client`;
+    /// and `untrusted-client`, signed by the other CA.
     pub(super) fn generate() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let pki = Self { dir };
         let ca = pki.ca("ca");
-        pki.ca("other-ca");
+        let other_ca = pki.ca("other-ca");
         pki.leaf("server", &["127.0.0.1", "localhost"], &ca);
         pki.leaf("wrong-host", &["other.example"], &ca);
         pki.leaf("client", &["device.example"], &ca);
+        pki.leaf("untrusted-client", &["device.example"], &other_ca);
         pki
     }
 
