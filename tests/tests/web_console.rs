@@ -27,6 +27,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use iot_sdk::IotDevice;
 use iot_sdk::ota::{Ota, Package};
 use iot_sdk::prelude::*;
+use iot_sdk::protocol::services::sub_device::NewSubDevice;
 use iot_sdk_emulator::{DeviceRegistration, Emulator, EmulatorConfig};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -97,7 +98,9 @@ async fn the_console_shows_a_device_and_drives_commands_writes_and_ota_in_a_brow
     load_model(page, &device, files.path()).await;
     send_ring_alarm(page).await;
     write_mode(page).await;
-    check_trace_filter_and_pause(page, &emulator, &device_id).await;
+    read_and_desire(page).await;
+    check_trace_filter_and_pause(page).await;
+    query_versions(page).await;
     run_upgrade(page, files.path(), &mut installed).await;
     exchange_files(page, &device, files.path()).await;
 
@@ -234,9 +237,55 @@ async fn write_mode(page: &Client) {
     wait_text(page, reported, "the reported mode", |t| t == r#""loud""#).await;
 }
 
+/// A read answers the values; a desired alarm is written to the device,
+/// which reports it: the shadow shows it desired and reported.
+async fn read_and_desire(page: &Client) {
+    click(page, "#read-button").await;
+    let report = wait_text(page, "#properties-result pre.report", "the read", |t| {
+        !t.is_empty()
+    })
+    .await;
+    let report: Value = serde_json::from_str(&report).expect("pretty JSON");
+    assert_eq!(
+        report["services"][0]["properties"]["mode"], "loud",
+        "{report}"
+    );
+
+    type_into(page, "#desired-form [name=service_id]", "smokeDetector").await;
+    type_into(page, "#desired-form [name=properties]", r#"{"alarm": 0}"#).await;
+    click(page, "#desired-form button").await;
+    let row = "#shadow table[data-service=smokeDetector] tr[data-property=alarm]";
+    wait_text(
+        page,
+        &format!("{row} td:nth-child(3)"),
+        "the desired alarm",
+        |t| t == "0",
+    )
+    .await;
+    wait_text(
+        page,
+        &format!("{row} td:nth-child(2)"),
+        "the reported alarm",
+        |t| t == "0",
+    )
+    .await;
+}
+
+/// The event form's default, `$ota` `version_query`, is answered with the
+/// device's versions, seen in the trace.
+async fn query_versions(page: &Client) {
+    click(page, "#event-form button").await;
+    let newest = "#trace li:first-child summary code";
+    let report = wait_text(page, newest, "the version report", |t| {
+        t.contains("version_report")
+    })
+    .await;
+    assert!(report.contains(r#""fw_version":"fw1""#), "{report}");
+}
+
 /// Hiding `properties` hides the report of the write; a paused trace
 /// counts a message instead of showing it, and shows it on resume.
-async fn check_trace_filter_and_pause(page: &Client, emulator: &Emulator, device_id: &str) {
+async fn check_trace_filter_and_pause(page: &Client) {
     let reports = "#trace li.properties";
     assert!(count(page, reports).await > 0, "the write's trace entries");
     click(page, "#trace-filters input[data-category=properties]").await;
@@ -246,9 +295,13 @@ async fn check_trace_filter_and_pause(page: &Client, emulator: &Emulator, device
 
     click(page, "#trace-pause").await;
     let messages = count(page, "#trace li.messages").await;
-    emulator
-        .send_message(device_id, &b"while paused"[..])
-        .expect("the message is sent");
+    type_into(page, "#message-form [name=content]", "while paused").await;
+    click(page, "#message-form [name=raw]").await;
+    click(page, "#message-form button").await;
+    wait_text(page, "#message-form output", "the message", |t| {
+        t == "message sent"
+    })
+    .await;
     wait_text(page, "#trace-note", "the held message", |t| {
         t == "1 new while paused"
     })
@@ -392,7 +445,7 @@ async fn the_console_api_answers_json_errors_and_refuses_foreign_pages() {
         .await
         .unwrap();
     assert_eq!(rebound.status(), 403);
-    assert!(!emulator.is_registered("intruder"));
+    assert!(!emulator.app().is_registered("intruder"));
 
     let registered = post(
         "api/devices",
@@ -402,7 +455,29 @@ async fn the_console_api_answers_json_errors_and_refuses_foreign_pages() {
     .await
     .unwrap();
     assert_eq!(registered.status(), 200);
-    assert!(emulator.is_registered("fp_1"));
+    assert!(emulator.app().is_registered("fp_1"));
+
+    let child = NewSubDevice {
+        node_id: "lamp".into(),
+        product_id: "p1".into(),
+        ..NewSubDevice::default()
+    };
+    let child = emulator
+        .app()
+        .add_sub_device(&device_id, child)
+        .expect("a child");
+    let devices = json_of(http.get(format!("{base}api/devices")).send().await.unwrap()).await;
+    let gateway = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device_id"] == device_id.as_str())
+        .expect("the gateway is listed");
+    assert_eq!(gateway["online"], false);
+    assert_eq!(
+        gateway["children"][0]["device_id"],
+        child.device_id.as_str()
+    );
 
     let too_big = http
         .post(format!("{base}api/model"))
@@ -422,7 +497,7 @@ async fn the_console_api_answers_json_errors_and_refuses_foreign_pages() {
         .unwrap();
     assert_eq!(offered.status(), 200);
     assert_eq!(
-        emulator.uploaded("config.txt").as_deref(),
+        emulator.app().uploaded("config.txt").as_deref(),
         Some(&b"threshold=3"[..])
     );
     let download = http
