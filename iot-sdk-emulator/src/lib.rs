@@ -59,6 +59,7 @@ pub mod web;
 mod app;
 mod auth;
 mod bootstrap;
+mod device_rule;
 mod error;
 mod file_manager;
 mod gateway;

@@ -16,6 +16,7 @@ use iot_sdk_protocol::payload::{
     EventEnvelope, GatewayPropertiesReport, PropertiesReport, PropertiesSetRequest, ResultResponse,
     ServiceProperties, ShadowGetRequest, ShadowGetResponse, decode,
 };
+use iot_sdk_protocol::services::device_rule;
 use iot_sdk_protocol::services::time_sync::{self, TimeSyncRequest, TimeSyncResponse};
 use iot_sdk_protocol::services::{file, sub_device};
 use iot_sdk_protocol::time::epoch_millis;
@@ -180,6 +181,8 @@ pub(crate) struct Platform {
     time_sync_offset_ms: AtomicI64,
     /// Recent failed logins, for the back-off.
     throttle: Mutex<Throttle>,
+    /// The rules of each device (§4.7).
+    pub(crate) device_rules: Mutex<crate::device_rule::RuleStore>,
 }
 
 impl Platform {
@@ -194,6 +197,7 @@ impl Platform {
             files,
             time_sync_offset_ms: AtomicI64::new(0),
             throttle: Mutex::new(Throttle::new(login_limits)),
+            device_rules: Mutex::default(),
         }
     }
 
@@ -390,6 +394,7 @@ impl Platform {
                     self.answer_time_sync(device_id, envelope.object_device_id.clone(), &event)
                 }
                 file::SERVICE_ID => crate::file_manager::on_event(self, device_id, &event),
+                device_rule::SERVICE_ID => crate::device_rule::on_event(self, device_id, &event),
                 sub_device::SERVICE_ID => {
                     crate::gateway::on_event(self, device_id, object_device_id, &event)
                 }

@@ -30,7 +30,12 @@ pub(crate) struct Client {
     shadow_requests: Mutex<HashMap<String, oneshot::Sender<Result<ShadowGetResponse>>>>,
     event_requests: Mutex<Vec<EventWaiter>>,
     next_waiter: AtomicU64,
+    /// Sees every property report of the device itself (the rule engine).
+    report_hook: OnceLock<ReportHook>,
 }
+
+/// Called with the services of each own property report before it is sent.
+pub(crate) type ReportHook = Box<dyn Fn(&[ServiceProperties]) + Send + Sync>;
 
 /// What answers an event the device sent as a request (§4: URL requests,
 /// time sync, child-device management).
@@ -99,6 +104,7 @@ impl Client {
             shadow_requests: Mutex::default(),
             event_requests: Mutex::default(),
             next_waiter: AtomicU64::new(0),
+            report_hook: OnceLock::new(),
         }
     }
 
@@ -154,10 +160,19 @@ impl Client {
         self.publish(topic, serde_json::to_vec(payload)?).await
     }
 
+    /// Installs the hook that sees every own property report; once.
+    pub(crate) fn set_report_hook(&self, hook: ReportHook) {
+        // A second hook is never installed: the rule engine starts once.
+        let _ = self.report_hook.set(hook);
+    }
+
     pub(crate) async fn report_properties(
         &self,
         services: Vec<ServiceProperties>,
     ) -> Result<Delivery> {
+        if let Some(hook) = self.report_hook.get() {
+            hook(&services);
+        }
         self.publish_json(TopicKind::PropertiesReport, &PropertiesReport { services })
             .await
     }

@@ -215,7 +215,7 @@ fn parse<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
     decode(payload).map_err(|e| format!("malformed request: {e}"))
 }
 
-async fn answer_command(handlers: &Handlers, payload: &[u8]) -> CommandResponse {
+pub(crate) async fn answer_command(handlers: &Handlers, payload: &[u8]) -> CommandResponse {
     let command: Command = match parse(payload) {
         Ok(command) => command,
         Err(why) => return CommandResponse::failure(why),
@@ -270,6 +270,13 @@ async fn write_properties(
     request: PropertiesSetRequest,
     child: Option<&str>,
 ) -> Result<(), String> {
+    let mut request = request;
+    if child.is_none() {
+        request.services = crate::rules::take_rule_versions(shared, request.services).await?;
+        if request.services.is_empty() {
+            return Ok(());
+        }
+    }
     // The common case, one added service, in one step.
     if let [only] = request.services.as_slice()
         && let Some(entry) = handlers.service(&only.service_id)

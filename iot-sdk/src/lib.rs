@@ -30,6 +30,7 @@ mod http;
 pub mod log;
 mod ordered;
 pub mod ota;
+pub mod rules;
 /// The IoTDA wire protocol without I/O: the `iot-sdk-protocol` crate.
 pub use iot_sdk_protocol as protocol;
 pub mod service;
