@@ -29,8 +29,9 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -40,6 +41,11 @@ pub use connections::Connection;
 
 /// Time an open connection gets to finish its request at shutdown.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Time a client gets to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once (each open page holds one for its feed);
+/// more wait to be accepted.
+const MAX_CONNECTIONS: usize = 64;
 
 /// A running web console; [`WebConsole::shutdown`] stops it (dropping it
 /// stops it too, without waiting).
@@ -123,7 +129,15 @@ async fn accept_loop(
     stop: CancellationToken,
     tasks: TaskTracker,
 ) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let slot = tokio::select! {
+            _ = stop.cancelled() => return,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+        };
         let stream = tokio::select! {
             _ = stop.cancelled() => return,
             accepted = listener.accept() => match accepted {
@@ -135,16 +149,29 @@ async fn accept_loop(
                 }
             },
         };
-        tasks.spawn(serve_connection(stream, console.clone(), stop.clone()));
+        tasks.spawn(serve_connection(
+            stream,
+            console.clone(),
+            stop.clone(),
+            slot,
+        ));
     }
 }
 
-async fn serve_connection(stream: TcpStream, console: Arc<api::Console>, stop: CancellationToken) {
+async fn serve_connection(
+    stream: TcpStream,
+    console: Arc<api::Console>,
+    stop: CancellationToken,
+    _slot: OwnedSemaphorePermit,
+) {
     let service = service_fn(move |request| {
         let console = console.clone();
         async move { Ok::<_, Infallible>(console.handle(request).await) }
     });
-    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(connection);
     tokio::select! {
         _ = connection.as_mut() => {}
