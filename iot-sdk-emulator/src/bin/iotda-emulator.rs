@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use iot_sdk_emulator::{
-    Credential, DeviceEvent, DeviceRegistration, Emulator, EmulatorConfig, EmulatorError,
-    LoginLimits, TraceEntry,
+    BootstrapConfig, BootstrapServer, Credential, DeviceEvent, DeviceRegistration, Emulator,
+    EmulatorConfig, EmulatorError, LoginLimits, RegistrationGroup, TraceEntry,
 };
 use iot_sdk_protocol::payload::{DeviceMessage, Event, EventEnvelope, ServiceProperties};
+use iot_sdk_protocol::services::device_rule::Rule;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::{broadcast, mpsc};
@@ -64,6 +65,23 @@ struct Args {
     /// beyond loopback it requires the token printed in its URL
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
     web: Option<SocketAddr>,
+    /// Also play the device provisioning service on PORT [default: a free
+    /// port]: the devices given here may bootstrap there, and are sent here
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "0")]
+    bootstrap: Option<u16>,
+    /// A registration group of the provisioning service (with --bootstrap):
+    /// devices proving they know SECRET (base64) register themselves
+    #[arg(long = "group", value_name = "SCOPE_ID:SECRET", value_parser = parse_group)]
+    groups: Vec<RegistrationGroup>,
+}
+
+fn parse_group(text: &str) -> Result<RegistrationGroup, String> {
+    match text.split_once(':') {
+        Some((scope, secret)) if !scope.is_empty() && !secret.is_empty() => {
+            Ok(RegistrationGroup::new(scope, secret))
+        }
+        _ => Err("expected SCOPE_ID:SECRET".to_owned()),
+    }
 }
 
 fn parse_device(text: &str) -> Result<DeviceRegistration, String> {
@@ -146,6 +164,12 @@ async fn run(args: Args) -> Result<(), String> {
         refuse_certificates_without_tls(&devices)?;
     }
     let mqtt_port = args.port.unwrap_or(if args.tls { 8883 } else { 1883 });
+    let bootstrap_config = BootstrapConfig {
+        port: args.bootstrap.unwrap_or_default(),
+        devices: devices.clone(),
+        groups: args.groups,
+        policies: Vec::new(),
+    };
     let config = EmulatorConfig {
         mqtt_port,
         http_port: args.http_port,
@@ -174,7 +198,18 @@ async fn run(args: Args) -> Result<(), String> {
         ),
         None => None,
     };
+    let bootstrap = match args.bootstrap {
+        Some(port) => Some(
+            BootstrapServer::start(&emulator, bootstrap_config)
+                .await
+                .map_err(|e| format!("cannot start the bootstrap endpoint on port {port}: {e}"))?,
+        ),
+        None => None,
+    };
     print_banner(&emulator, !args.no_prompt);
+    if let Some(bootstrap) = &bootstrap {
+        println!("  bootstrap {}", bootstrap.server_uri());
+    }
     if let Some(console) = &console {
         println!("console: {}", console.url());
         if console.needs_token() {
@@ -198,6 +233,9 @@ async fn run(args: Args) -> Result<(), String> {
 
     if let Some(console) = console {
         console.shutdown().await;
+    }
+    if let Some(bootstrap) = bootstrap {
+        bootstrap.shutdown().await;
     }
     emulator.shutdown().await;
     println!("bye");
@@ -372,6 +410,7 @@ commands (JSON is one line; DEVICE is a device id):
   event DEVICE SERVICE TYPE [{json paras}]    send a system event down, e.g. event d1 $ota version_query
   desired DEVICE SERVICE {json properties}    set desired values in the shadow (written to the device when online)
   shadow DEVICE                               print the device shadow
+  rules DEVICE [[json rules]]                 give the device these $device_rule rules (none: take all away)
   devices                                     list devices and whether they are online
   help                                        this text
   quit                                        stop the emulator (also Ctrl-C or end of input)";
@@ -411,6 +450,10 @@ enum Request {
     },
     Shadow {
         device: String,
+    },
+    Rules {
+        device: String,
+        rules: Vec<Rule>,
     },
     Devices,
     Help,
@@ -474,6 +517,13 @@ impl Request {
             "shadow" => {
                 let ([device], _) = words(rest, "shadow DEVICE")?;
                 Request::Shadow { device }
+            }
+            "rules" => {
+                let ([device], rules) = words(rest, "rules DEVICE [[json rules]]")?;
+                Request::Rules {
+                    device,
+                    rules: rule_list(rules)?,
+                }
             }
             "devices" => Request::Devices,
             "help" => Request::Help,
@@ -553,6 +603,11 @@ impl Request {
                 }
                 Ok(format!("shadow: {}", to_json(&emulator.shadow(&device))))
             }
+            Request::Rules { device, rules } => {
+                let count = rules.len();
+                emulator.set_rules(&device, rules).map_err(fail)?;
+                Ok(format!("{count} rule(s) set"))
+            }
             Request::Devices => Ok(emulator
                 .devices()
                 .iter()
@@ -608,6 +663,14 @@ fn object(text: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
+/// A JSON array of rules as the platform sends them (§4.7); empty: none.
+fn rule_list(text: &str) -> Result<Vec<Rule>, String> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(text).map_err(|e| format!("bad rules: {e}"))
+}
+
 fn to_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| format!("<{e}>"))
 }
@@ -649,6 +712,28 @@ mod tests {
         );
         assert_eq!(parse(""), Ok(None));
         assert_eq!(parse("quit"), Ok(Some(Request::Quit)));
+    }
+
+    #[test]
+    fn rules_and_groups_are_read() {
+        let line = r#"rules d1 [{"ruleId": "r1", "status": "active", "ruleVersionInShadow": 2}]"#;
+        let Ok(Some(Request::Rules { device, rules })) = parse(line) else {
+            panic!("not a rules request");
+        };
+        assert_eq!((device.as_str(), rules[0].rule_id.as_str()), ("d1", "r1"));
+        assert_eq!(
+            parse("rules d1"),
+            Ok(Some(Request::Rules {
+                device: "d1".into(),
+                rules: Vec::new()
+            }))
+        );
+        assert!(parse("rules d1 {}").unwrap_err().starts_with("bad rules"));
+        assert_eq!(
+            parse_group("scope1:MTIz"),
+            Ok(RegistrationGroup::new("scope1", "MTIz"))
+        );
+        assert!(parse_group("scope1").is_err());
     }
 
     #[test]
