@@ -102,8 +102,11 @@ async fn the_console_shows_a_device_and_drives_commands_writes_and_ota_in_a_brow
     check_trace_filter_and_pause(page).await;
     query_versions(page).await;
     run_upgrade(page, files.path(), &mut installed).await;
+    register_on_the_page(page, &emulator).await;
     exchange_files(page, &device, files.path()).await;
 
+    // The README's picture: one trace entry opened to its pretty JSON.
+    click(page, "#trace li:first-child summary").await;
     page.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
     let screenshot = page.screenshot().await.expect("a screenshot");
     assert!(screenshot.starts_with(b"\x89PNG"), "a PNG");
@@ -385,6 +388,28 @@ async fn exchange_files(page: &Client, device: &IotDevice, dir: &Path) {
         .await
         .expect("the device downloads the offered file");
     assert_eq!(std::fs::read(&dest).unwrap(), b"threshold=3");
+}
+
+/// A device registered with a certificate fingerprint on the page is
+/// listed, offline, and known to the platform.
+async fn register_on_the_page(page: &Client, emulator: &Emulator) {
+    click(page, "#register summary").await;
+    type_into(page, "#register-form [name=device_id]", "camera_1").await;
+    find(page, "#register-form [name=kind]")
+        .await
+        .select_by_value("fingerprint")
+        .await
+        .unwrap();
+    type_into(page, "#register-form [name=value]", &"0f".repeat(32)).await;
+    click(page, "#register-form button").await;
+    wait_text(page, "#register-form output", "the registration", |t| {
+        t == "registered camera_1"
+    })
+    .await;
+    let state = "li[data-device-id='camera_1'] .state";
+    wait_text(page, state, "the new device", |t| t == "offline").await;
+    assert!(emulator.app().is_registered("camera_1"));
+    click(page, "#register summary").await;
 }
 
 // --- the console's API without a browser --------------------------------

@@ -109,7 +109,7 @@ function renderDevices() {
 function deviceItem(device) {
   const meta = device.online
     ? `${device.protocol}${device.certificate ? " (certificate)" : ""} · ${device.client_id || ""} · ${device.peer || ""}`
-    : "offline";
+    : "";
   const seen = device.last_seen ? "last seen " + timeOf(device.last_seen) : "never seen";
   const children = device.children.length
     ? el("ul", {}, ...device.children.map((child) =>
@@ -466,9 +466,19 @@ function traceItem(entry) {
     el("span", { className: "dir-" + entry.direction, textContent: up ? "↑" : "↓", title: up ? "device → platform" : "platform → device" }),
     el("span", { className: "badge", textContent: entry.category }),
     el("span", { className: "topic", textContent: topicShown(entry), title: entry.topic }),
-    el("code", { textContent: line }));
+    el("code", {}, el("b", { textContent: gist(entry.payload) }), line));
   return el("li", { className: entry.category },
     el("details", {}, summary, el("pre", { textContent: isJson ? pretty(entry.payload) : entry.text })));
+}
+
+// What a system-format payload is about, before its JSON: the events'
+// service and type, the command's name, the reported services.
+function gist(payload) {
+  if (!payload || typeof payload !== "object") return "";
+  if (payload.command_name) return `${payload.service_id}.${payload.command_name} `;
+  if (!Array.isArray(payload.services)) return "";
+  const names = payload.services.map((s) => s && (s.event_type ? `${s.service_id} ${s.event_type}` : s.service_id));
+  return names.filter(Boolean).join(", ") + " ";
 }
 
 // The topic after `$oc/devices/{device_id}/`, which every row of one
