@@ -14,12 +14,16 @@ use crate::config::DeviceConfig;
 use crate::error::{Error, Result};
 use crate::protocol::auth::Credentials;
 use crate::protocol::payload::{
-    DeviceMessage, Event, EventEnvelope, PropertiesReport, ServiceProperties, ShadowGetRequest,
-    ShadowGetResponse,
+    DeviceMessage, DeviceProperties, Event, EventEnvelope, GatewayPropertiesReport,
+    PropertiesReport, ServiceProperties, ShadowGetRequest, ShadowGetResponse,
 };
 use crate::protocol::time::EventTime;
 use crate::protocol::topic::{Topic, TopicKind, new_request_id};
 use crate::transport::{Delivery, Inbound, Transport};
+
+/// Children per gateway batch property report. The platform's limit is not
+/// documented for MQTT (§3.4); this is the SDK's choice.
+pub const REPORT_LIMIT: usize = 100;
 
 /// The publishing half of a device, shared by the application API, the
 /// dispatcher and the system services.
@@ -174,6 +178,24 @@ impl Client {
             hook(&services);
         }
         self.publish_json(TopicKind::PropertiesReport, &PropertiesReport { services })
+            .await
+    }
+
+    /// Publishes gateway batch reports (§3.4), [`REPORT_LIMIT`] children
+    /// per message; stops at the first that cannot be queued.
+    pub(crate) async fn report_batches(&self, devices: Vec<DeviceProperties>) -> Result<()> {
+        let mut devices = devices.into_iter().peekable();
+        while devices.peek().is_some() {
+            let batch = devices.by_ref().take(REPORT_LIMIT).collect();
+            self.report_batch(batch).await?;
+        }
+        Ok(())
+    }
+
+    /// One message on the gateway's batch topic (§3.4).
+    pub(crate) async fn report_batch(&self, devices: Vec<DeviceProperties>) -> Result<Delivery> {
+        let report = GatewayPropertiesReport { devices };
+        self.publish_json(TopicKind::GatewayPropertiesReport, &report)
             .await
     }
 
@@ -334,10 +356,10 @@ fn credentials(config: &DeviceConfig, now: DateTime<Utc>) -> Credentials {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::IotDevice;
+    use crate::config::IotDeviceBuilder;
 
     fn client() -> Client {
-        let config = IotDevice::builder()
+        let config = IotDeviceBuilder::default()
             .server("127.0.0.1")
             .secret("prod_node", "secret")
             .into_config()

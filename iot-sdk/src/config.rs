@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::IotDevice;
 use crate::error::{Error, Result};
 use crate::protocol::auth::SignatureType;
 use crate::transport::{
@@ -64,6 +63,7 @@ pub(crate) struct DeviceConfig {
     pub(crate) report_sdk_info: bool,
     pub(crate) log_reporting: bool,
     pub(crate) sync_clock: bool,
+    pub(crate) max_concurrent_requests: usize,
     pub(crate) transport: TransportConfig,
 }
 
@@ -74,7 +74,7 @@ impl DeviceConfig {
     }
 }
 
-/// Builds an [`IotDevice`]; every setting has a sensible default except the
+/// Builds an [`IotDevice`](crate::IotDevice); every setting has a sensible default except the
 /// server and the credentials, and everything is validated in `build()`.
 #[derive(Debug, Default)]
 pub struct IotDeviceBuilder {
@@ -94,6 +94,7 @@ pub struct IotDeviceBuilder {
     report_sdk_info: Option<bool>,
     log_reporting: Option<bool>,
     sync_clock: Option<bool>,
+    max_concurrent_requests: Option<usize>,
     max_inflight: Option<usize>,
     outbox: Option<OutboxConfig>,
     reconnect: Option<ReconnectConfig>,
@@ -236,6 +237,16 @@ impl IotDeviceBuilder {
         self
     }
 
+    /// Platform requests handled at the same time (commands, property
+    /// reads and writes, messages, events), 1 to 10 000. Requests for one
+    /// service, or one child of a gateway, are always handled one after
+    /// the other in arrival order; this bounds how many services or
+    /// children are served side by side. Default 32.
+    pub fn max_concurrent_requests(mut self, max: usize) -> Self {
+        self.max_concurrent_requests = Some(max);
+        self
+    }
+
     /// QoS 1 publishes in flight at once. Default 100.
     pub fn max_inflight(mut self, max: usize) -> Self {
         self.max_inflight = Some(max);
@@ -303,11 +314,6 @@ impl IotDeviceBuilder {
         Ok(self)
     }
 
-    /// Validates the configuration and creates the device. Nothing connects yet.
-    pub fn build(self) -> Result<IotDevice> {
-        self.into_config().map(IotDevice::new)
-    }
-
     pub(crate) fn into_config(self) -> Result<DeviceConfig> {
         let device_id = self
             .device_id
@@ -351,6 +357,15 @@ impl IotDeviceBuilder {
         }
         // Ranges are checked here, at build(); certificate files when connecting.
         transport.check()?;
+        let max_concurrent_requests = self
+            .max_concurrent_requests
+            .unwrap_or(DEFAULT_MAX_CONCURRENT);
+        if !(1..=MAX_CONCURRENT_LIMIT).contains(&max_concurrent_requests) {
+            return Err(Error::Config(format!(
+                "max_concurrent_requests must be 1 to {MAX_CONCURRENT_LIMIT}, \
+                 not {max_concurrent_requests}"
+            )));
+        }
         Ok(DeviceConfig {
             device_id,
             auth,
@@ -361,10 +376,16 @@ impl IotDeviceBuilder {
             report_sdk_info: self.report_sdk_info.unwrap_or(true),
             log_reporting: self.log_reporting.unwrap_or(true),
             sync_clock: self.sync_clock.unwrap_or(false),
+            max_concurrent_requests,
             transport,
         })
     }
 }
+
+/// Requests handled side by side unless configured otherwise.
+const DEFAULT_MAX_CONCURRENT: usize = 32;
+/// The most requests the configuration lets run side by side.
+const MAX_CONCURRENT_LIMIT: usize = 10_000;
 
 /// Device ids go into topic levels: they must not be empty nor contain
 /// characters that would change the topic's structure.
@@ -516,7 +537,7 @@ mod tests {
     }
 
     fn base() -> IotDeviceBuilder {
-        IotDevice::builder()
+        IotDeviceBuilder::default()
             .server("mqtt://127.0.0.1:1883")
             .secret("prod_node", "s3cret")
     }
@@ -548,7 +569,7 @@ mod tests {
 
     #[test]
     fn host_name_verification_is_on_by_default() {
-        let tls = IotDevice::builder()
+        let tls = IotDeviceBuilder::default()
             .server("h.example")
             .secret("p_n", "s")
             .into_config()
@@ -561,7 +582,7 @@ mod tests {
 
     #[test]
     fn x509_without_tls_is_refused() {
-        let err = IotDevice::builder()
+        let err = IotDeviceBuilder::default()
             .server("mqtt://h:1883")
             .x509("p_n", "c.pem", "k.pem")
             .into_config()
@@ -572,7 +593,7 @@ mod tests {
     #[test]
     fn device_ids_that_would_break_topics_are_refused() {
         for id in ["", "a/b", "a+b", "a#"] {
-            let err = IotDevice::builder()
+            let err = IotDeviceBuilder::default()
                 .server("h")
                 .secret(id, "s")
                 .into_config()
@@ -586,7 +607,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        IotDevice::builder()
+        IotDeviceBuilder::default()
             .read_vars(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))?
             .into_config()
     }

@@ -2,15 +2,15 @@
 
 use std::any::TypeId;
 use std::future::Future;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tracing::{Instrument, info_span, warn};
 
-use crate::client::Client;
-use crate::config::{DeviceConfig, IotDeviceBuilder};
-use crate::dispatch::{self, Shared};
+use crate::config::IotDeviceBuilder;
+use crate::device_core::DeviceCore;
+use crate::dispatch;
 use crate::error::{Error, Result};
 use crate::handler::{HandlerResult, RawMessage, handler};
 use crate::protocol::model::ServiceCapability;
@@ -21,6 +21,9 @@ use crate::protocol::payload::{
 use crate::protocol::topic::{Topic, TopicKind};
 use crate::service::{IotService, Service, ServiceCell, ServiceEntry, unadded_commands};
 use crate::transport::{ConnectionState, Delivery, Transport};
+
+/// How long `close()` waits for running handlers, and then for the outbox.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// One device on IoTDA: connects, reports, and answers the platform.
 ///
@@ -44,7 +47,7 @@ use crate::transport::{ConnectionState, Delivery, Transport};
 /// ```
 #[derive(Clone)]
 pub struct IotDevice {
-    shared: Arc<Shared>,
+    core: Arc<DeviceCore>,
 }
 
 impl IotDevice {
@@ -53,33 +56,18 @@ impl IotDevice {
         IotDeviceBuilder::default()
     }
 
-    pub(crate) fn new(config: DeviceConfig) -> Self {
-        IotDevice {
-            shared: Arc::new(Shared {
-                client: Arc::new(Client::new(config)),
-                reporter: Arc::default(),
-                handlers: RwLock::default(),
-                greeted: watch::Sender::new(0),
-                states: Mutex::default(),
-            }),
-        }
-        .with_system_services()
+    /// The device around `core`, whose system services are registered.
+    pub(crate) fn from_core(core: Arc<DeviceCore>) -> Self {
+        IotDevice { core }
     }
 
-    /// Installs the system services that work without the application's
-    /// help (§4): the log switch.
-    fn with_system_services(self) -> Self {
-        crate::log::install(&self.shared);
-        self
-    }
-
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    pub(crate) fn core(&self) -> &Arc<DeviceCore> {
+        &self.core
     }
 
     /// The device id.
     pub fn device_id(&self) -> &str {
-        self.shared.client.device_id()
+        self.core.client.device_id()
     }
 
     /// Connects and starts dispatching. Resolves on the first accepted
@@ -88,21 +76,23 @@ impl IotDevice {
     /// backoff while this waits. Calling it again is harmless.
     pub async fn connect(&self) -> Result<()> {
         let span = info_span!("device", id = %self.device_id());
-        if let Some((_, inbound)) = self.shared.client.start() {
-            tokio::spawn(dispatch::run(self.shared.clone(), inbound).instrument(span.clone()));
+        if let Some((_, inbound)) = self.core.client.start() {
+            tokio::spawn(dispatch::run(self.core.clone(), inbound).instrument(span.clone()));
             let _entered = span.enter();
-            self.shared.reporter.start(self.shared.client.clone());
-            crate::time_sync::start(&self.shared);
+            self.core.reporter.start(self.core.client.clone());
+            for service in self.core.services().iter() {
+                service.start(&self.core);
+            }
             self.warn_unadded_commands();
         }
-        self.shared
+        self.core
             .client
             .transport()?
             .connect()
             .instrument(span)
             .await?;
         // The connection's own events go out before anything the caller sends next.
-        let mut greeted = self.shared.greeted.subscribe();
+        let mut greeted = self.core.greeted.subscribe();
         greeted
             .wait_for(|n| *n > 0)
             .await
@@ -112,7 +102,7 @@ impl IotDevice {
 
     /// The connection state, observable as it changes.
     pub fn state(&self) -> Result<watch::Receiver<ConnectionState>> {
-        self.shared.client.transport().map(Transport::state)
+        self.core.client.transport().map(Transport::state)
     }
 
     /// Waits for Ctrl-C or for the connection to stop for good, then closes.
@@ -128,9 +118,15 @@ impl IotDevice {
         }
     }
 
-    /// Sends what is queued (waiting up to 5 s), then disconnects.
+    /// Closes the device: takes no new platform requests, lets the
+    /// handlers running now answer (waiting up to 5 s for them), sends what
+    /// is queued (waiting up to 5 s), then disconnects.
     pub async fn close(&self) -> Result<()> {
-        self.shared.client.close(Duration::from_secs(5)).await
+        let unfinished = self.core.requests.close(CLOSE_GRACE).await;
+        if unfinished > 0 {
+            warn!(unfinished, "closing with request handlers still running");
+        }
+        self.core.client.close(CLOSE_GRACE).await
     }
 
     // ---- uplinks ----------------------------------------------------------
@@ -140,23 +136,23 @@ impl IotDevice {
 
     /// Reports property values (`…/sys/properties/report`).
     pub async fn report_properties(&self, services: Vec<ServiceProperties>) -> Result<Delivery> {
-        self.shared.client.report_properties(services).await
+        self.core.client.report_properties(services).await
     }
 
     /// Sends a device message (`…/sys/messages/up`).
     pub async fn report_message(&self, message: &DeviceMessage) -> Result<Delivery> {
-        self.shared.client.report_message(message).await
+        self.core.client.report_message(message).await
     }
 
     /// Sends an event (`…/sys/events/up`) about this device.
     pub async fn report_event(&self, event: Event) -> Result<Delivery> {
-        self.shared.client.report_event(event).await
+        self.core.client.report_event(event).await
     }
 
     /// Reads the device shadow, of one service or of all; waits for the
     /// platform's answer up to the request timeout.
     pub async fn get_shadow(&self, service_id: Option<&str>) -> Result<ShadowGetResponse> {
-        self.shared.client.get_shadow(service_id).await
+        self.core.client.get_shadow(service_id).await
     }
 
     /// Publishes raw bytes on any topic, e.g. a custom topic.
@@ -165,10 +161,7 @@ impl IotDevice {
         topic: impl Into<String>,
         payload: impl Into<Vec<u8>>,
     ) -> Result<Delivery> {
-        self.shared
-            .client
-            .publish(topic.into(), payload.into())
-            .await
+        self.core.client.publish(topic.into(), payload.into()).await
     }
 
     /// The product-defined custom topic `$oc/devices/{device_id}/user/{suffix}`.
@@ -188,11 +181,11 @@ impl IotDevice {
     {
         let filter = filter.into();
         let h = handler(handler_fn);
-        self.shared.update_handlers(|hs| {
+        self.core.update_handlers(|hs| {
             hs.topics.retain(|(f, _)| *f != filter);
             hs.topics.push((filter.clone(), h));
         });
-        self.shared.client.transport()?.subscribe(filter).await
+        self.core.client.transport()?.subscribe(filter).await
     }
 
     // ---- services ---------------------------------------------------------
@@ -207,7 +200,7 @@ impl IotDevice {
         let entry: Arc<dyn ServiceEntry> = cell.clone();
         let service_id = S::info().service_id;
         let mut added = false;
-        self.shared.update_handlers(|h| {
+        self.core.update_handlers(|h| {
             if h.service(service_id).is_none() {
                 h.services.push(entry);
                 added = true;
@@ -218,20 +211,26 @@ impl IotDevice {
                 "service {service_id} is added twice"
             )));
         }
-        Ok(Service::new(cell, self.shared.clone()))
+        let core = &self.core;
+        Ok(Service::new(
+            cell,
+            core.client.clone(),
+            core.reporter.clone(),
+            None,
+        ))
     }
 
     /// The added services as product-model JSON (§5.1), ready to compare
     /// with the model or to paste into the console.
     pub fn service_capabilities(&self) -> Vec<ServiceCapability> {
-        let handlers = self.shared.handlers();
+        let handlers = self.core.handlers();
         handlers.services.iter().map(|s| s.capability()).collect()
     }
 
     /// `#[command]` methods of a type that was never added as a service
     /// can never be called: say so once, when the device connects.
     fn warn_unadded_commands(&self) {
-        let handlers = self.shared.handlers();
+        let handlers = self.core.handlers();
         if handlers.services.is_empty() {
             return;
         }
@@ -254,8 +253,7 @@ impl IotDevice {
         F: Fn(Command) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult<CommandResponse>> + Send + 'static,
     {
-        self.shared
-            .update_handlers(|h| h.command = Some(handler(f)));
+        self.core.update_handlers(|h| h.command = Some(handler(f)));
     }
 
     /// Handles property writes. `Ok` answers success, an `Err` a failure
@@ -265,7 +263,7 @@ impl IotDevice {
         F: Fn(PropertiesSetRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult<()>> + Send + 'static,
     {
-        self.shared
+        self.core
             .update_handlers(|h| h.properties_set = Some(handler(f)));
     }
 
@@ -275,7 +273,7 @@ impl IotDevice {
         F: Fn(PropertiesGetRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult<Vec<ServiceProperties>>> + Send + 'static,
     {
-        self.shared
+        self.core
             .update_handlers(|h| h.properties_get = Some(handler(f)));
     }
 
@@ -285,8 +283,7 @@ impl IotDevice {
         F: Fn(DeviceMessage) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult<()>> + Send + 'static,
     {
-        self.shared
-            .update_handlers(|h| h.message = Some(handler(f)));
+        self.core.update_handlers(|h| h.message = Some(handler(f)));
     }
 
     /// Handles every platform message as raw bytes, system format or not.
@@ -295,11 +292,13 @@ impl IotDevice {
         F: Fn(RawMessage) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult<()>> + Send + 'static,
     {
-        self.shared
+        self.core
             .update_handlers(|h| h.raw_message = Some(handler(f)));
     }
 
-    /// Handles platform events of one service (`…/sys/events/down`).
+    /// Handles platform events of one service (`…/sys/events/down`). A
+    /// handler for the id of a system service (`$ota`, `$log`, …) takes
+    /// its events over from the SDK.
     pub fn on_event<F, Fut>(&self, service_id: impl Into<String>, f: F)
     where
         F: Fn(Event) -> Fut + Send + Sync + 'static,
@@ -307,7 +306,6 @@ impl IotDevice {
     {
         let service_id = service_id.into();
         let h = handler(f);
-        self.shared
-            .update_handlers(|hs| hs.set_event(service_id, h));
+        self.core.update_handlers(|hs| hs.set_event(service_id, h));
     }
 }

@@ -1,89 +1,43 @@
 //! The dispatcher: routes every inbound message to its handler and makes
 //! sure every request that carries a request id gets an answer.
 
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::sync::watch;
-use tracing::{Instrument, debug, warn};
+use tracing::{debug, warn};
 
 use crate::client::Client;
-use crate::gateway::{Children, Target};
+use crate::device_core::{Connection, DeviceCore, Target};
 use crate::handler::{HandlerResult, Handlers, RawMessage, call_guarded, catch_panics};
-use crate::ordered::{Queues, Submitted, key_of};
+use crate::ordered::{Submitted, key_of};
 use crate::protocol::decode;
 use crate::protocol::payload::{
     Command, CommandResponse, DeviceMessage, EventEnvelope, PropertiesGetRequest,
     PropertiesSetRequest, ResultResponse, ServiceProperties, ShadowGetResponse,
 };
-use crate::protocol::services::sub_device;
 use crate::protocol::topic::{Topic, TopicKind};
-use crate::service::Reporter;
 use crate::transport::Inbound;
-
-/// What the dispatcher and the public API share.
-pub(crate) struct Shared {
-    pub client: Arc<Client>,
-    /// Publishes the property reports of services, merged.
-    pub reporter: Arc<Reporter>,
-    pub handlers: RwLock<Handlers>,
-    /// Counts connections whose §1.11 events are queued, so `connect()` can
-    /// return only after them: they are the first publishes of a connection.
-    pub greeted: watch::Sender<u64>,
-    /// The state of each system service, by type (see [`Shared::state`]).
-    pub states: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
-}
-
-impl Shared {
-    pub fn handlers(&self) -> Handlers {
-        // Handlers are only replaced whole, so a poisoned lock still holds a valid set.
-        self.handlers
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
-    /// The device's one `T`, created on first use: how a system service
-    /// keeps its state without the device knowing its type.
-    pub fn state<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
-        let mut states = crate::sync::lock(&self.states);
-        let state = states
-            .entry(TypeId::of::<T>())
-            .or_insert_with(|| Arc::new(T::default()));
-        // The map holds under TypeId::of::<T>() only values of type T.
-        match state.clone().downcast::<T>() {
-            Ok(state) => state,
-            Err(_) => unreachable!("a state stored under another type's id"),
-        }
-    }
-
-    pub fn update_handlers(&self, f: impl FnOnce(&mut Handlers)) {
-        f(&mut self
-            .handlers
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()));
-    }
-}
 
 /// Consumes the transport's inbound stream until it ends. Requests go
 /// through per-key queues (see [`crate::ordered`]): in arrival order per
 /// service or child, different keys side by side.
-pub(crate) async fn run(shared: Arc<Shared>, mut inbound: UnboundedReceiver<Inbound>) {
+pub(crate) async fn run(core: Arc<DeviceCore>, mut inbound: UnboundedReceiver<Inbound>) {
     let mut first_connect = true;
-    let queues = Arc::new(Queues::new());
     while let Some(item) = inbound.recv().await {
         match item {
             Inbound::Message { topic, payload } => {
-                submit(&shared, &queues, RawMessage { topic, payload });
+                submit(&core, RawMessage { topic, payload });
             }
             Inbound::Connected { reconnect, lost_at } => {
-                on_connected(&shared, first_connect, reconnect, lost_at).await;
+                let connection = Connection {
+                    first: first_connect,
+                    reconnect,
+                    lost_at,
+                };
+                greet(&core, &connection).await;
                 first_connect = false;
-                shared.greeted.send_modify(|n| *n += 1);
+                core.greeted.send_modify(|n| *n += 1);
             }
             Inbound::Disconnected { reason, .. } => debug!(%reason, "connection lost"),
         }
@@ -92,26 +46,37 @@ pub(crate) async fn run(shared: Arc<Shared>, mut inbound: UnboundedReceiver<Inbo
 
 /// Queues a message behind its key; one over the key's limit is refused
 /// at once, so that it is still answered.
-fn submit(shared: &Arc<Shared>, queues: &Arc<Queues>, message: RawMessage) {
-    let key = key_of(shared.client.device_id(), &message.topic, &message.payload);
-    let worker = shared.clone();
+fn submit(core: &Arc<DeviceCore>, message: RawMessage) {
+    let serves_children = |service_id: &str| core.serves_children(service_id);
+    let key = key_of(
+        core.client.device_id(),
+        &message.topic,
+        &message.payload,
+        serves_children,
+    );
+    let worker = core.clone();
     let handle = move |message| {
-        let shared = worker.clone();
-        async move { route(&shared, message).await }
+        let core = worker.clone();
+        async move { route(&core, message).await }
     };
-    if let Submitted::Full(message) = queues.submit(key.clone(), message, handle) {
-        let shared = shared.clone();
-        let why = format!("busy: too many requests waiting for {key:?}");
-        tokio::spawn(async move { refuse(&shared, &message, why).await }.in_current_span());
+    match core.requests.submit(key.clone(), message, handle) {
+        Submitted::Accepted => {}
+        Submitted::Full(message) => {
+            let why = format!("busy: too many requests waiting for {key:?}");
+            let worker = core.clone();
+            let refusal = async move { refuse(&worker, &message, why).await };
+            core.requests.spawn(refusal);
+        }
+        Submitted::Closed => debug!(?key, "request after close() dropped"),
     }
 }
 
 /// Answers a request without handling it.
-async fn refuse(shared: &Shared, message: &RawMessage, why: String) {
+async fn refuse(core: &DeviceCore, message: &RawMessage, why: String) {
     let Some(topic) = Topic::parse(&message.topic) else {
         return;
     };
-    let client = &shared.client;
+    let client = &core.client;
     match topic.kind {
         TopicKind::Command { .. } => respond(client, &topic, &CommandResponse::failure(why)).await,
         TopicKind::PropertiesSet { .. } => {
@@ -124,8 +89,8 @@ async fn refuse(shared: &Shared, message: &RawMessage, why: String) {
     }
 }
 
-async fn route(shared: &Shared, message: RawMessage) {
-    let handlers = shared.handlers();
+async fn route(core: &DeviceCore, message: RawMessage) {
+    let handlers = core.handlers();
     if let Some(handler) = handlers.topic(&message.topic) {
         report_failure(&message.topic, call_guarded(handler, message.clone()).await);
         return;
@@ -134,16 +99,16 @@ async fn route(shared: &Shared, message: RawMessage) {
         warn!(topic = %message.topic, "message on an unknown topic ignored");
         return;
     };
-    if topic.device_id != shared.client.device_id() {
+    if topic.device_id != core.client.device_id() {
         warn!(topic = %message.topic, "message for another device ignored");
         return;
     }
-    let client = &shared.client;
+    let client = &core.client;
     let payload = &message.payload;
     match &topic.kind {
-        TopicKind::MessagesDown => on_message_down(shared, &handlers, message).await,
+        TopicKind::MessagesDown => on_message_down(core, &handlers, message).await,
         TopicKind::Command { .. } => {
-            let answer = match target(shared, payload) {
+            let answer = match target(core, payload) {
                 Target::Own => answer_command(&handlers, payload).await,
                 Target::Child(_, child) => answer_command(&child, payload).await,
                 Target::Unknown(id) => CommandResponse::failure(unknown_child(&id)),
@@ -151,17 +116,17 @@ async fn route(shared: &Shared, message: RawMessage) {
             respond(client, &topic, &answer).await;
         }
         TopicKind::PropertiesSet { .. } => {
-            let answer = match target(shared, payload) {
-                Target::Own => answer_properties_set(shared, &handlers, payload, None).await,
+            let answer = match target(core, payload) {
+                Target::Own => answer_properties_set(core, &handlers, payload, None).await,
                 Target::Child(id, child) => {
-                    answer_properties_set(shared, &child, payload, Some(&id)).await
+                    answer_properties_set(core, &child, payload, Some(&id)).await
                 }
                 Target::Unknown(id) => ResultResponse::failure(unknown_child(&id)),
             };
             respond(client, &topic, &answer).await;
         }
         TopicKind::PropertiesGet { .. } => {
-            let answer = match target(shared, payload) {
+            let answer = match target(core, payload) {
                 Target::Own => answer_properties_get(&handlers, payload).await,
                 Target::Child(_, child) => answer_properties_get(&child, payload).await,
                 Target::Unknown(id) => PropertiesGetAnswer::failure(unknown_child(&id)),
@@ -178,7 +143,7 @@ async fn route(shared: &Shared, message: RawMessage) {
                 debug!(%request_id, "shadow answer nobody waits for");
             }
         }
-        TopicKind::EventsDown => on_events_down(shared, &handlers, &message).await,
+        TopicKind::EventsDown => on_events_down(core, &handlers, &message).await,
         // Our own uplinks come back on a plain broker through the wildcard filters.
         _ if !topic.is_downlink() => {}
         _ => warn!(topic = %message.topic, "no route for this downlink"),
@@ -195,13 +160,9 @@ struct Addressed {
 /// Whom a request is for: the device, one of a gateway's children, or an
 /// unknown id. A payload that does not parse goes the device's own way,
 /// whose answer names the fault.
-fn target(shared: &Shared, payload: &[u8]) -> Target {
-    let children = shared.state::<Children>();
+fn target(core: &DeviceCore, payload: &[u8]) -> Target {
     match serde_json::from_slice::<Addressed>(payload) {
-        Ok(addressed) => children.target(
-            shared.client.device_id(),
-            addressed.object_device_id.as_deref(),
-        ),
+        Ok(addressed) => core.target(addressed.object_device_id.as_deref()),
         Err(_) => Target::Own,
     }
 }
@@ -245,13 +206,13 @@ pub(crate) async fn answer_command(handlers: &Handlers, payload: &[u8]) -> Comma
 
 /// Answers a property write; `child` is the gateway's child it is for.
 async fn answer_properties_set(
-    shared: &Shared,
+    core: &DeviceCore,
     handlers: &Handlers,
     payload: &[u8],
     child: Option<&str>,
 ) -> ResultResponse {
     let outcome = match parse(payload) {
-        Ok(request) => catch_panics(write_properties(shared, handlers, request, child))
+        Ok(request) => catch_panics(write_properties(core, handlers, request, child))
             .await
             .unwrap_or_else(|e| Err(e.to_string())),
         Err(why) => Err(why),
@@ -265,14 +226,14 @@ async fn answer_properties_set(
 /// Writes the values of a property set, all or nothing: the values for
 /// added services are checked before any service or handler sees them.
 async fn write_properties(
-    shared: &Shared,
+    core: &DeviceCore,
     handlers: &Handlers,
     request: PropertiesSetRequest,
     child: Option<&str>,
 ) -> Result<(), String> {
     let mut request = request;
     if child.is_none() {
-        request.services = crate::rules::take_rule_versions(shared, request.services).await?;
+        request.services = write_system_properties(core, request.services).await?;
         if request.services.is_empty() {
             return Ok(());
         }
@@ -283,7 +244,7 @@ async fn write_properties(
     {
         let apply = entry.write(&only.properties).map_err(|e| e.to_string())?;
         let written = apply.await;
-        report_written(shared, vec![written], child).await;
+        report_written(core, vec![written], child).await;
         return Ok(());
     }
     let mut staged = Vec::new();
@@ -318,18 +279,49 @@ async fn write_properties(
     for (entry, write) in staged {
         written.push(entry.apply(write).await);
     }
-    report_written(shared, written, child).await;
+    report_written(core, written, child).await;
     Ok(())
+}
+
+/// Hands the parts of an own property write that system services take
+/// (see `SystemService::on_properties_set`) to them; returns the rest.
+async fn write_system_properties(
+    core: &DeviceCore,
+    services: Vec<ServiceProperties>,
+) -> Result<Vec<ServiceProperties>, String> {
+    let mut rest = Vec::with_capacity(services.len());
+    for service in services {
+        let system = core.service(&service.service_id);
+        let taken = match system
+            .as_ref()
+            .and_then(|s| s.on_properties_set(core, &service))
+        {
+            Some(write) => {
+                let written = catch_panics(write).await.and_then(|written| written);
+                written.map_err(|e| e.to_string())?;
+                true
+            }
+            None => false,
+        };
+        if !taken {
+            rest.push(service);
+        }
+    }
+    Ok(rest)
 }
 
 /// Like the official SDKs: the new values are reported before the answer.
 /// A child's values go on the gateway's batch topic.
-async fn report_written(shared: &Shared, mut written: Vec<ServiceProperties>, child: Option<&str>) {
+async fn report_written(
+    core: &DeviceCore,
+    mut written: Vec<ServiceProperties>,
+    child: Option<&str>,
+) {
     written.retain(|service| !service.properties.is_empty());
     if written.is_empty() {
         return;
     }
-    let reported = shared.reporter.report(child.map(Arc::from), written).await;
+    let reported = core.reporter.report(child.map(Arc::from), written).await;
     if let Err(e) = reported {
         warn!(error = %e, "could not report the written properties");
     }
@@ -409,14 +401,13 @@ async fn read_properties(
     Ok(services)
 }
 
-async fn on_message_down(shared: &Shared, handlers: &Handlers, message: RawMessage) {
+async fn on_message_down(core: &DeviceCore, handlers: &Handlers, message: RawMessage) {
     let system = DeviceMessage::parse_system(&message.payload);
     if let Some(handler) = &handlers.raw_message {
         report_failure(&message.topic, call_guarded(handler, message.clone()).await);
     }
     let addressee = system.as_ref().and_then(|m| m.object_device_id.as_deref());
-    let children = shared.state::<Children>();
-    let system = match children.target(shared.client.device_id(), addressee) {
+    let system = match core.target(addressee) {
         Target::Own => system,
         Target::Child(id, child) => {
             match (system, &child.message) {
@@ -442,25 +433,31 @@ async fn on_message_down(shared: &Shared, handlers: &Handlers, message: RawMessa
     }
 }
 
-async fn on_events_down(shared: &Shared, handlers: &Handlers, message: &RawMessage) {
+async fn on_events_down(core: &DeviceCore, handlers: &Handlers, message: &RawMessage) {
     let envelope: EventEnvelope = match parse(&message.payload) {
         Ok(envelope) => envelope,
         Err(why) => return warn!(topic = %message.topic, %why, "event ignored"),
     };
-    let children = shared.state::<Children>();
     let addressee = envelope.object_device_id.as_deref();
-    let target = children.target(shared.client.device_id(), addressee);
+    let target = core.target(addressee);
     // One envelope may carry 100,000 events: one warning per kind of
     // fault, with a count, not one per event.
     let mut ignored = Ignored::default();
     for event in envelope.services {
         // Answers to the device's own requests go to whoever waits for them.
-        let Some(event) = shared.client.complete_event_request(event) else {
+        let Some(event) = core.client.complete_event_request(event) else {
             continue;
         };
-        // The child list is the gateway's business, whichever id the envelope names.
+        // The application's own handler of a service id comes first.
+        if let Some(system) = core.service(&event.service_id)
+            && handlers.event(&event.service_id).is_none()
+            && (matches!(target, Target::Own) || system.serves_children())
+        {
+            let handled = catch_panics(system.on_event(core, event)).await;
+            report_failure(&message.topic, handled.and_then(|outcome| outcome));
+            continue;
+        }
         let handlers = match &target {
-            _ if event.service_id == sub_device::SERVICE_ID => handlers,
             Target::Own => handlers,
             Target::Child(_, child) => child,
             Target::Unknown(_) => {
@@ -537,14 +534,12 @@ async fn respond<T: Serialize>(client: &Client, request: &Topic, answer: &T) {
     }
 }
 
-/// §1.11: the connection logs, then on the first connect the SDK version;
-/// for a gateway, the child-list sync (§4.4).
-async fn on_connected(shared: &Shared, first: bool, reconnect: bool, lost_at: Option<SystemTime>) {
-    let mut events = crate::log::connection_logs(shared, reconnect, lost_at);
-    events.extend(crate::device_info::on_first_connect(shared, first));
-    events.extend(crate::gateway::sync_request(shared));
-    for event in events {
-        if let Err(e) = shared.client.report_event(event).await {
+/// §1.11: the greeting of each system service, in registration order.
+async fn greet(core: &DeviceCore, connection: &Connection) {
+    let services = core.services();
+    let events = services.iter().flat_map(|s| s.greeting(core, connection));
+    for event in events.collect::<Vec<_>>() {
+        if let Err(e) = core.client.report_event(event).await {
             warn!(error = %e, "could not queue a connection event");
         }
     }

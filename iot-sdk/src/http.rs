@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{debug, warn};
 
 use crate::config::DeviceConfig;
-use crate::dispatch::Shared;
+use crate::device_core::DeviceCore;
 use crate::error::{Error, Result};
 use crate::transport::rustls_tls;
 
@@ -62,7 +62,7 @@ pub(crate) struct HttpClient {
 
 impl HttpClient {
     /// The device's one client, built from its configuration on first use.
-    pub(crate) fn of(shared: &Shared) -> Result<Arc<HttpClient>> {
+    pub(crate) fn of(shared: &DeviceCore) -> Result<Arc<HttpClient>> {
         let state = shared.state::<HttpState>();
         if let Some(client) = state.client.get() {
             return Ok(client.clone());

@@ -20,7 +20,7 @@ pub mod bootstrap;
 mod client;
 mod config;
 mod device;
-pub mod device_info;
+mod device_core;
 mod dispatch;
 pub mod error;
 pub mod file;
@@ -33,8 +33,10 @@ pub mod ota;
 pub mod rules;
 /// The IoTDA wire protocol without I/O: the `iot-sdk-protocol` crate.
 pub use iot_sdk_protocol as protocol;
+mod sdk_info;
 pub mod service;
 mod sync;
+mod system;
 pub mod time_sync;
 mod transport;
 

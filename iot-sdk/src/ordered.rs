@@ -5,25 +5,26 @@
 //! the second overtake the first, one loop for everything would let a
 //! slow command stall the whole device. So every message gets a [`Key`] —
 //! its service, or the child device it is for — and each key has a queue
-//! worked off by one task at a time, at most [`MAX_ACTIVE_KEYS`] keys at
-//! once.
+//! worked off by one task at a time, at most `max_concurrent_requests`
+//! keys at once (more wait for a free slot, in order). The tasks are
+//! tracked, so that closing the device can stop the intake and wait for
+//! the requests being handled.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::FutureExt;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 use tracing::{Instrument, warn};
 
 use crate::handler::RawMessage;
-use crate::protocol::services::sub_device::SERVICE_ID as SUB_DEVICE_MANAGER;
 use crate::protocol::topic::{Topic, TopicKind};
 use crate::sync::lock;
-
-/// Keys worked on at the same time; more wait for a free slot in order.
-pub(crate) const MAX_ACTIVE_KEYS: usize = 32;
 
 /// Requests waiting behind one key before new ones are refused at once
 /// (answered "busy"): a hung handler must not let memory grow without end.
@@ -80,8 +81,15 @@ impl Peek {
     }
 }
 
-/// The key of a message on `raw_topic` for device `own_id`.
-pub(crate) fn key_of(own_id: &str, raw_topic: &str, payload: &[u8]) -> Key {
+/// The key of a message on `raw_topic` for device `own_id`;
+/// `serves_children` tells the event services that take events for every
+/// child (see `SystemService::serves_children`).
+pub(crate) fn key_of(
+    own_id: &str,
+    raw_topic: &str,
+    payload: &[u8],
+    serves_children: impl Fn(&str) -> bool,
+) -> Key {
     let by_topic = || Key::Topic(raw_topic.to_owned());
     let Some(topic) = Topic::parse(raw_topic).filter(|t| t.device_id == own_id) else {
         return by_topic();
@@ -104,9 +112,9 @@ pub(crate) fn key_of(own_id: &str, raw_topic: &str, payload: &[u8]) -> Key {
         TopicKind::EventsDown => first_event(),
         _ => None,
     };
-    // The child list is the gateway's business, whichever child the event names.
-    if event_service.as_deref() == Some(SUB_DEVICE_MANAGER) {
-        return Key::Service(SUB_DEVICE_MANAGER.to_owned());
+    // Such a service is one key, whichever child the event names.
+    if let Some(service) = event_service.as_deref().filter(|id| serves_children(id)) {
+        return Key::Service(service.to_owned());
     }
     if let Some(child) = peek.child(own_id) {
         return Key::Child(child.to_owned());
@@ -124,6 +132,10 @@ pub(crate) fn key_of(own_id: &str, raw_topic: &str, payload: &[u8]) -> Key {
 pub(crate) struct Queues {
     waiting: Mutex<HashMap<Key, VecDeque<RawMessage>>>,
     active: Arc<Semaphore>,
+    /// Every worker and every refusal, so that closing can wait for them.
+    tasks: TaskTracker,
+    /// Set by [`Queues::close`]: nothing new is taken up.
+    closed: AtomicBool,
 }
 
 /// What [`Queues::submit`] did with a message.
@@ -132,14 +144,44 @@ pub(crate) enum Submitted {
     Accepted,
     /// The key's queue is full: the message is given back to be refused.
     Full(RawMessage),
+    /// The device is closing: the message is dropped.
+    Closed,
 }
 
 impl Queues {
-    pub(crate) fn new() -> Self {
+    /// Queues that work on at most `max_concurrent` keys at once (at least one).
+    pub(crate) fn new(max_concurrent: usize) -> Self {
         Queues {
             waiting: Mutex::default(),
-            active: Arc::new(Semaphore::new(MAX_ACTIVE_KEYS)),
+            active: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            tasks: TaskTracker::new(),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Runs `task` as one of the tracked tasks.
+    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(task.in_current_span());
+    }
+
+    /// Stops the intake: new messages and the ones still queued are
+    /// dropped. Waits up to `timeout` for the requests being handled and
+    /// returns how many tasks were still running then.
+    pub(crate) async fn close(&self, timeout: Duration) -> usize {
+        self.closed.store(true, Ordering::SeqCst);
+        self.tasks.close();
+        let dropped: usize = lock(&self.waiting).values().map(VecDeque::len).sum();
+        if dropped > 0 {
+            warn!(dropped, "closing: queued requests dropped unanswered");
+        }
+        match tokio::time::timeout(timeout, self.tasks.wait()).await {
+            Ok(()) => 0,
+            Err(_) => self.tasks.len(),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// Queues `message` behind `key`; starts a worker for an idle key that
@@ -155,6 +197,9 @@ impl Queues {
         H: Fn(RawMessage) -> F + Send + Sync + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
+        if self.is_closed() {
+            return Submitted::Closed;
+        }
         let mut waiting = lock(&self.waiting);
         if let Some(queue) = waiting.get_mut(&key) {
             if queue.len() >= MAX_QUEUED_PER_KEY {
@@ -166,7 +211,7 @@ impl Queues {
         waiting.insert(key.clone(), VecDeque::new());
         drop(waiting);
         let queues = self.clone();
-        tokio::spawn(queues.work(key, message, handle).in_current_span());
+        self.spawn(queues.work(key, message, handle));
         Submitted::Accepted
     }
 
@@ -192,9 +237,14 @@ impl Queues {
         }
     }
 
-    /// The key's next message, or `None` after retiring the idle key.
+    /// The key's next message, or `None` after retiring the idle key (or
+    /// all of them, once closed).
     fn next(&self, key: &Key) -> Option<RawMessage> {
         let mut waiting = lock(&self.waiting);
+        if self.is_closed() {
+            waiting.clear();
+            return None;
+        }
         let next = waiting.get_mut(key)?.pop_front();
         if next.is_none() {
             waiting.remove(key);
@@ -214,6 +264,7 @@ mod tests {
             OWN,
             &format!("$oc/devices/{OWN}/{suffix}"),
             payload.as_bytes(),
+            |id| id == "$sub_device_manager",
         )
     }
 
@@ -257,12 +308,15 @@ mod tests {
         assert_eq!(key("sys/messages/down", "not json"), Key::Messages);
         assert_eq!(key("sys/commands/request_id=1", "[1]"), Key::AllServices);
         let other = "$oc/devices/p_other/sys/commands/request_id=1";
-        assert_eq!(key_of(OWN, other, b"{}"), Key::Topic(other.into()));
+        assert_eq!(
+            key_of(OWN, other, b"{}", |_| false),
+            Key::Topic(other.into())
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn one_key_runs_in_order_and_a_panic_does_not_stop_it() {
-        let queues = Arc::new(Queues::new());
+        let queues = Arc::new(Queues::new(32));
         let (seen, mut order) = tokio::sync::mpsc::unbounded_channel();
         for i in 0..200u32 {
             let message = RawMessage {
@@ -296,7 +350,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_key_gives_the_message_back_and_other_keys_go_on() {
-        let queues = Arc::new(Queues::new());
+        let queues = Arc::new(Queues::new(32));
         let gate = Arc::new(tokio::sync::Notify::new());
         let message = |n: usize| RawMessage {
             topic: n.to_string(),

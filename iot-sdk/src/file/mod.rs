@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use crate::client::Expect;
 use crate::device::IotDevice;
-use crate::dispatch::Shared;
+use crate::device_core::{DeviceCore, HookFuture, SystemService};
 use crate::error::{Error, Result};
 use crate::http::{Answer, HttpClient, is_sha256_hex, sha256_file};
 use crate::protocol::Event;
@@ -68,6 +68,22 @@ impl Default for FileState {
     }
 }
 
+/// The `$file_manager` system service. The platform's URL answers
+/// complete the device's own requests; one that arrives after its request
+/// gave up, or unasked, ends here.
+pub(crate) struct FileManager;
+
+impl SystemService for FileManager {
+    fn service_id(&self) -> &'static str {
+        SERVICE_ID
+    }
+
+    fn on_event<'a>(&'a self, _core: &'a DeviceCore, event: Event) -> HookFuture<'a> {
+        info!(event_type = %event.event_type, "file answer that no transfer waits for ignored");
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
 impl IotDevice {
     /// Uploads the file at `path` to OBS as `file_name` (§4.2): sends its
     /// SHA-256 and size with `get_upload_url`, PUTs it to the URL the
@@ -79,17 +95,17 @@ impl IotDevice {
         file_name: &str,
     ) -> Result<FileTransfer> {
         let path = path.as_ref();
-        let shared = self.shared();
-        let http = HttpClient::of(shared)?;
+        let core = self.core();
+        let http = HttpClient::of(core)?;
         let (sha256, size) = sha256_file(path).await?;
         let attributes = FileAttributes {
             hash_code: Some(sha256.clone()),
             size: Some(size),
         };
-        let url = request_url(shared, Transfer::Upload, file_name, Some(attributes)).await?;
-        let progress = progress_sender(shared, Transfer::Upload, file_name);
+        let url = request_url(core, Transfer::Upload, file_name, Some(attributes)).await?;
+        let progress = progress_sender(core, Transfer::Upload, file_name);
         let sent = http.upload(&url.url, path, &progress).await;
-        let outcome = finish(shared, Transfer::Upload, &url.object_name, sent).await?;
+        let outcome = finish(core, Transfer::Upload, &url.object_name, sent).await?;
         info!(object_name = %url.object_name, bytes = outcome.bytes, "file uploaded");
         Ok(FileTransfer {
             object_name: url.object_name,
@@ -111,11 +127,11 @@ impl IotDevice {
         dest: impl AsRef<Path>,
     ) -> Result<FileTransfer> {
         let dest = dest.as_ref();
-        let shared = self.shared();
-        let http = HttpClient::of(shared)?;
-        let url = request_url(shared, Transfer::Download, file_name, None).await?;
+        let core = self.core();
+        let http = HttpClient::of(core)?;
+        let url = request_url(core, Transfer::Download, file_name, None).await?;
         let part = part_path(dest)?;
-        let progress = progress_sender(shared, Transfer::Download, file_name);
+        let progress = progress_sender(core, Transfer::Download, file_name);
         let announced = url.file_attributes.as_ref().and_then(|a| a.size);
         let received = match http
             .download(&url.url, None, &part, announced, &progress)
@@ -133,7 +149,7 @@ impl IotDevice {
             Ok((answer, sha256)) => (Ok(answer), sha256),
             Err(e) => (Err(e), String::new()),
         };
-        let outcome = finish(shared, Transfer::Download, &url.object_name, answer).await?;
+        let outcome = finish(core, Transfer::Download, &url.object_name, answer).await?;
         info!(object_name = %url.object_name, bytes = outcome.bytes, "file downloaded");
         Ok(FileTransfer {
             object_name: url.object_name,
@@ -147,7 +163,7 @@ impl IotDevice {
     /// once per percent. A receiver that falls far behind skips some
     /// (`RecvError::Lagged`).
     pub fn subscribe_file_progress(&self) -> broadcast::Receiver<FileProgress> {
-        self.shared().state::<FileState>().progress.subscribe()
+        self.core().state::<FileState>().progress.subscribe()
     }
 }
 
@@ -155,7 +171,7 @@ impl IotDevice {
 /// one echoing the request's `event_id`, else one whose `object_name` ends
 /// with the file name (the platform may prefix it).
 async fn request_url(
-    shared: &Shared,
+    core: &DeviceCore,
     transfer: Transfer,
     file_name: &str,
     file_attributes: Option<FileAttributes>,
@@ -180,8 +196,8 @@ async fn request_url(
                 .is_some_and(|object| object.ends_with(&name))
         }),
     };
-    let timeout = shared.client.config().request_timeout;
-    let answer = shared
+    let timeout = core.client.config().request_timeout;
+    let answer = core
         .client
         .request_event(request.to_event(transfer), expect, timeout)
         .await?;
@@ -196,7 +212,7 @@ async fn request_url(
 /// Reports the result of a transfer to the platform and turns a refusing
 /// HTTP status into [`Error::Http`].
 async fn finish(
-    shared: &Shared,
+    core: &DeviceCore,
     transfer: Transfer,
     object_name: &str,
     outcome: Result<Answer>,
@@ -228,7 +244,7 @@ async fn finish(
             status_description: Some(e.to_string()),
         },
     };
-    if let Err(e) = shared.client.report_event(report.to_event(transfer)).await {
+    if let Err(e) = core.client.report_event(report.to_event(transfer)).await {
         warn!(error = %e, %object_name, "could not report the transfer result");
     }
     outcome
@@ -293,11 +309,11 @@ async fn remove_quietly(path: &Path) {
 
 /// A progress callback that publishes whole-percent changes.
 fn progress_sender(
-    shared: &Shared,
+    core: &DeviceCore,
     transfer: Transfer,
     file_name: &str,
 ) -> impl Fn(u64, Option<u64>) + Send + Sync + use<> {
-    let sender = shared.state::<FileState>().progress.clone();
+    let sender = core.state::<FileState>().progress.clone();
     let file_name = file_name.to_string();
     let last_percent = Arc::new(Mutex::new(None::<u64>));
     move |done, total| {

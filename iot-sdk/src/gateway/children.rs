@@ -5,24 +5,21 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::client::Client;
-use crate::dispatch::Shared;
+use crate::device_core::{DeviceCore, Target};
 use crate::error::{Error, Result};
 use crate::handler::{Handler, HandlerResult, Handlers, handler};
 use crate::protocol::Event;
 use crate::protocol::payload::{
-    Command, CommandResponse, DeviceMessage, DeviceProperties, GatewayPropertiesReport,
-    PropertiesGetRequest, PropertiesSetRequest, ServiceProperties,
+    Command, CommandResponse, DeviceMessage, DeviceProperties, PropertiesGetRequest,
+    PropertiesSetRequest, ServiceProperties,
 };
 use crate::protocol::services::sub_device::DeviceInfo;
-use crate::protocol::topic::TopicKind;
 use crate::service::{IotService, Service, ServiceCell, ServiceEntry};
 use crate::sync::lock;
 use crate::transport::Delivery;
 
 use super::index::ChildIndex;
 use super::persistence::{SubDeviceList, SubDevicePersistence};
-use super::requests::REPORT_LIMIT;
 
 /// A change of the child list that the platform announced.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,7 +42,7 @@ pub enum SubDevicesChange {
     },
 }
 
-/// The gateway's state, one per device (see `Shared::state`). A device is a
+/// The gateway's state, one per device (see `DeviceCore::state`). A device is a
 /// gateway once a persistence is set.
 #[derive(Default)]
 pub(crate) struct Children {
@@ -54,18 +51,8 @@ pub(crate) struct Children {
     /// One save at a time, each of the list as it is then: the store always
     /// ends with the newest list.
     saving: tokio::sync::Mutex<()>,
-    handlers: Mutex<HashMap<String, Handlers>>,
+    handlers: Mutex<HashMap<String, Arc<Handlers>>>,
     pub(super) on_change: Mutex<Option<Handler<SubDevicesChange, HandlerResult<()>>>>,
-}
-
-/// Where a request the platform addressed with `object_device_id` goes.
-pub(crate) enum Target {
-    /// The device itself (no id, its own id, or the device is no gateway).
-    Own,
-    /// A known child, with its handlers.
-    Child(String, Handlers),
-    /// An id that is neither the device nor one of its children.
-    Unknown(String),
 }
 
 impl Children {
@@ -79,18 +66,8 @@ impl Children {
         Ok(())
     }
 
-    pub(crate) fn is_gateway(&self) -> bool {
-        self.persistence.get().is_some()
-    }
-
-    /// Who handles a request about `object_device_id` for device `own_id`.
-    pub(crate) fn target(&self, own_id: &str, object_device_id: Option<&str>) -> Target {
-        let Some(id) = object_device_id.filter(|id| !id.is_empty() && *id != own_id) else {
-            return Target::Own;
-        };
-        if !self.is_gateway() {
-            return Target::Own;
-        }
+    /// Who handles a request about `id`, a device other than the gateway.
+    pub(super) fn target(&self, id: &str) -> Target {
         if lock(&self.list).get(id).is_none() {
             return Target::Unknown(id.to_string());
         }
@@ -115,9 +92,10 @@ impl Children {
     }
 
     fn update_handlers(&self, device_id: &str, f: impl FnOnce(&mut Handlers)) {
-        f(lock(&self.handlers)
-            .entry(device_id.to_string())
-            .or_default());
+        let mut handlers = lock(&self.handlers);
+        f(Arc::make_mut(
+            handlers.entry(device_id.to_string()).or_default(),
+        ));
     }
 
     /// Changes the list, then stores it. Both run on a blocking thread:
@@ -163,25 +141,6 @@ pub(super) enum Change {
     Remove(Vec<String>, Option<i64>),
 }
 
-/// Publishes gateway batch reports, [`REPORT_LIMIT`] children per message;
-/// stops at the first that cannot be queued.
-pub(crate) async fn report_batches(client: &Client, devices: Vec<DeviceProperties>) -> Result<()> {
-    let mut devices = devices.into_iter().peekable();
-    while devices.peek().is_some() {
-        let batch = devices.by_ref().take(REPORT_LIMIT).collect();
-        publish_report(client, batch).await?;
-    }
-    Ok(())
-}
-
-/// One message on the gateway's batch topic (§3.4).
-async fn publish_report(client: &Client, devices: Vec<DeviceProperties>) -> Result<Delivery> {
-    let report = GatewayPropertiesReport { devices };
-    client
-        .publish_json(TopicKind::GatewayPropertiesReport, &report)
-        .await
-}
-
 /// One child device of a [`Gateway`](super::Gateway): its handlers and its
 /// uplinks, which travel on the gateway's connection with the child's id
 /// in `object_device_id`.
@@ -190,14 +149,14 @@ async fn publish_report(client: &Client, devices: Vec<DeviceProperties>) -> Resu
 /// them only while it is on the gateway's child list. Cheap to clone.
 #[derive(Clone)]
 pub struct ChildDevice {
-    shared: Arc<Shared>,
+    core: Arc<DeviceCore>,
     device_id: Arc<str>,
 }
 
 impl ChildDevice {
-    pub(super) fn new(shared: Arc<Shared>, device_id: &str) -> Self {
+    pub(super) fn new(core: Arc<DeviceCore>, device_id: &str) -> Self {
         ChildDevice {
-            shared,
+            core,
             device_id: device_id.into(),
         }
     }
@@ -208,7 +167,7 @@ impl ChildDevice {
     }
 
     fn children(&self) -> Arc<Children> {
-        self.shared.state::<Children>()
+        self.core.state::<Children>()
     }
 
     /// Handles the platform's commands for this child; answered on the
@@ -268,7 +227,7 @@ impl ChildDevice {
     /// requests for it are then answered with an error.
     pub fn clear_handlers(&self) {
         lock(&self.children().handlers).remove(&*self.device_id);
-        self.shared.reporter.stop_child(&self.device_id);
+        self.core.reporter.stop_child(&self.device_id);
     }
 
     /// Adds a profile service to this child: the platform's reads, writes
@@ -292,10 +251,13 @@ impl ChildDevice {
                 self.device_id
             )));
         }
-        Ok(Service::for_child(
+        let core = &self.core;
+        let child = Some(self.device_id.clone());
+        Ok(Service::new(
             cell,
-            self.shared.clone(),
-            self.device_id.clone(),
+            core.client.clone(),
+            core.reporter.clone(),
+            child,
         ))
     }
 
@@ -305,7 +267,7 @@ impl ChildDevice {
             device_id: self.device_id.to_string(),
             services,
         };
-        publish_report(&self.shared.client, vec![device]).await
+        self.core.client.report_batch(vec![device]).await
     }
 
     /// Sends a message from this child (`object_device_id` is set to it).
@@ -314,12 +276,12 @@ impl ChildDevice {
             object_device_id: Some(self.device_id.to_string()),
             ..message
         };
-        self.shared.client.report_message(&message).await
+        self.core.client.report_message(&message).await
     }
 
     /// Sends an event about this child.
     pub async fn report_event(&self, event: Event) -> Result<Delivery> {
-        self.shared
+        self.core
             .client
             .report_event_of(self.device_id.to_string(), event)
             .await

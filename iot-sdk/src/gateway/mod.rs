@@ -37,10 +37,10 @@ mod requests;
 use std::future::Future;
 use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use crate::device::IotDevice;
-use crate::dispatch::Shared;
+use crate::device_core::{Connection, DeviceCore, HookFuture, SystemService, Target};
 use crate::error::Result;
 use crate::handler::{HandlerResult, handler};
 use crate::protocol::Event;
@@ -53,8 +53,8 @@ use crate::sync::lock;
 use crate::transport::Delivery;
 
 use children::Change;
+use children::Children;
 pub use children::{ChildDevice, SubDevicesChange};
-pub(crate) use children::{Children, Target, report_batches};
 pub use persistence::{JsonFile, SubDeviceList, SubDevicePersistence};
 pub use requests::{ADD_LIMIT, DELETE_LIMIT, REPORT_LIMIT, REQUEST_FAILED, STATUS_LIMIT};
 
@@ -83,15 +83,12 @@ impl Gateway {
     /// loads the list now. Fails when the stored list cannot be read or
     /// the device is already a gateway.
     pub fn new(device: IotDevice, persistence: impl SubDevicePersistence) -> Result<Self> {
-        let children = device.shared().state::<Children>();
+        let children = device.core().state::<Children>();
         children.enable(Arc::new(persistence))?;
-        let weak = Arc::downgrade(device.shared());
-        device.shared().update_handlers(|h| {
-            h.set_event(
-                sub_device::SERVICE_ID.to_string(),
-                handler(move |event: Event| on_event(weak.clone(), event)),
-            )
-        });
+        let service = SubDeviceManager {
+            children: children.clone(),
+        };
+        device.core().register(Arc::new(service));
         Ok(Gateway { device, children })
     }
 
@@ -132,13 +129,13 @@ impl Gateway {
 
     /// The handle on one child: its handlers and uplinks.
     pub fn child(&self, device_id: &str) -> ChildDevice {
-        ChildDevice::new(self.device.shared().clone(), device_id)
+        ChildDevice::new(self.device.core().clone(), device_id)
     }
 
     /// Asks the platform for the changes since the stored version now
     /// (the gateway also does this after every connect).
     pub async fn sync_sub_devices(&self) -> Result<Delivery> {
-        send_sync(self.device.shared()).await
+        send_sync(self.device.core()).await
     }
 
     /// Creates children on the platform, [`ADD_LIMIT`] per request, and
@@ -159,7 +156,7 @@ impl Gateway {
                 ..d
             })
             .collect();
-        let client = &self.device.shared().client;
+        let client = &self.device.core().client;
         let outcome = requests::add(client, devices, client.config().request_timeout).await;
         if !outcome.successful_devices.is_empty() {
             let added = Change::Upsert(outcome.successful_devices.clone(), None);
@@ -175,7 +172,7 @@ impl Gateway {
         &self,
         device_ids: Vec<String>,
     ) -> Result<DeleteSubDevicesResponse> {
-        let client = &self.device.shared().client;
+        let client = &self.device.core().client;
         let outcome = requests::delete(client, device_ids, client.config().request_timeout).await;
         if !outcome.successful_devices.is_empty() {
             let deleted = Change::Remove(outcome.successful_devices.clone(), None);
@@ -191,7 +188,7 @@ impl Gateway {
         &self,
         statuses: Vec<DeviceStatus>,
     ) -> UpdateStatusResponse {
-        let client = &self.device.shared().client;
+        let client = &self.device.core().client;
         requests::update_status(client, statuses, client.config().request_timeout).await
     }
 
@@ -200,8 +197,8 @@ impl Gateway {
     /// every message is queued; fails when one cannot be (e.g. the outbox
     /// is full), after queuing the ones before it.
     pub async fn report_sub_device_properties(&self, devices: Vec<DeviceProperties>) -> Result<()> {
-        let client = &self.device.shared().client;
-        children::report_batches(client, devices).await
+        let client = &self.device.core().client;
+        client.report_batches(devices).await
     }
 }
 
@@ -213,16 +210,41 @@ impl Deref for Gateway {
     }
 }
 
-async fn send_sync(shared: &Shared) -> Result<Delivery> {
-    let request = sync_event(&shared.state::<Children>());
-    shared.client.report_event(request).await
+async fn send_sync(core: &DeviceCore) -> Result<Delivery> {
+    let request = sync_event(&core.state::<Children>());
+    core.client.report_event(request).await
 }
 
-/// §4.4: a gateway's greeting on every connect asks for the changes to its
-/// child list since the stored version (nothing for a plain device).
-pub(crate) fn sync_request(shared: &Shared) -> Option<Event> {
-    let children = shared.state::<Children>();
-    children.is_gateway().then(|| sync_event(&children))
+/// The `$sub_device_manager` system service of a gateway: asks for the
+/// child list's changes on every connect, applies the platform's
+/// notifications, and addresses requests for children.
+struct SubDeviceManager {
+    children: Arc<Children>,
+}
+
+impl SystemService for SubDeviceManager {
+    fn service_id(&self) -> &'static str {
+        sub_device::SERVICE_ID
+    }
+
+    /// §4.4: a gateway's greeting on every connect asks for the changes to
+    /// its child list since the stored version.
+    fn greeting(&self, _core: &DeviceCore, _connection: &Connection) -> Vec<Event> {
+        vec![sync_event(&self.children)]
+    }
+
+    fn on_event<'a>(&'a self, _core: &'a DeviceCore, event: Event) -> HookFuture<'a> {
+        Box::pin(on_event(&self.children, event))
+    }
+
+    /// The child list is the gateway's business, whichever child an event names.
+    fn serves_children(&self) -> bool {
+        true
+    }
+
+    fn address(&self, object_device_id: &str) -> Option<Target> {
+        Some(self.children.target(object_device_id))
+    }
 }
 
 /// `sub_device_sync_request` with the stored version.
@@ -232,11 +254,7 @@ fn sync_event(children: &Children) -> Event {
 }
 
 /// Applies the platform's `$sub_device_manager` notifications.
-async fn on_event(shared: Weak<Shared>, event: Event) -> HandlerResult<()> {
-    let Some(shared) = shared.upgrade() else {
-        return Ok(());
-    };
-    let children = shared.state::<Children>();
+async fn on_event(children: &Arc<Children>, event: Event) -> HandlerResult<()> {
     let added = event.event_type == sub_device::ADD_SUB_DEVICE_NOTIFY;
     if !added && event.event_type != sub_device::DELETE_SUB_DEVICE_NOTIFY {
         tracing::debug!(event_type = %event.event_type, "child-device event ignored");
@@ -255,6 +273,6 @@ async fn on_event(shared: Weak<Shared>, event: Event) -> HandlerResult<()> {
         true => SubDevicesChange::Added { devices, version },
         false => SubDevicesChange::Deleted { devices, version },
     };
-    children::announce(&children, change).await;
+    children::announce(children, change).await;
     Ok(())
 }

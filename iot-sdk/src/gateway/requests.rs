@@ -20,9 +20,7 @@ pub const ADD_LIMIT: usize = 50;
 pub const DELETE_LIMIT: usize = 50;
 /// Children per `sub_device_update_status` (the C SDK's limit, §4.4).
 pub const STATUS_LIMIT: usize = 100;
-/// Children per gateway batch property report. The platform's limit is not
-/// documented for MQTT (§3.4); this is the SDK's choice.
-pub const REPORT_LIMIT: usize = 100;
+pub use crate::client::REPORT_LIMIT;
 
 /// The `error_code` of children whose batch got no answer (timeout, lost
 /// connection): the SDK's, not the platform's. `error_msg` says why.

@@ -16,7 +16,7 @@ use tracing::{Level, Subscriber, warn};
 use tracing_subscriber::layer;
 
 use super::LogGate;
-use crate::dispatch::Shared;
+use crate::device_core::DeviceCore;
 use crate::error::{Error, Result};
 use crate::protocol::services::log::{LogReport, LogType, MAX_CONTENT_BYTES};
 
@@ -74,24 +74,24 @@ struct Record {
 }
 
 impl PlatformLogLayer {
-    pub(super) fn start(shared: &Arc<Shared>) -> Result<Self> {
+    pub(super) fn start(core: &Arc<DeviceCore>) -> Result<Self> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::Config("log_layer() needs to be called inside a Tokio runtime".into())
         })?;
         let (records, queued) = mpsc::channel(QUEUE);
         let (settings, log_type) = watch::channel(LogType::default());
         let forwarder = Forwarder {
-            shared: Arc::downgrade(shared),
-            gate: shared.state::<LogGate>(),
+            core: Arc::downgrade(core),
+            gate: core.state::<LogGate>(),
             log_type,
         };
-        let greeted = shared.greeted.subscribe();
+        let greeted = core.greeted.subscribe();
         runtime.spawn(Quiet(Box::pin(forwarder.run(greeted, queued))));
         Ok(Self {
             level: Level::INFO,
             targets: Vec::new(),
             bucket: Mutex::new(TokenBucket::new(20, 10.0)),
-            gate: shared.state::<LogGate>(),
+            gate: core.state::<LogGate>(),
             records,
             settings,
             dropped: AtomicU64::new(0),
@@ -174,7 +174,7 @@ fn under(target: &str, prefix: &str) -> bool {
 
 /// The task that publishes the records, once the device is connected.
 struct Forwarder {
-    shared: Weak<Shared>,
+    core: Weak<DeviceCore>,
     gate: Arc<LogGate>,
     log_type: watch::Receiver<LogType>,
 }
@@ -188,18 +188,18 @@ impl Forwarder {
         // Drops counted before records the switch then held back.
         let mut uncounted = 0;
         while let Some(mut record) = queued.recv().await {
-            let Some(shared) = self.shared.upgrade() else {
+            let Some(core) = self.core.upgrade() else {
                 return;
             };
             record.dropped_before += uncounted;
-            uncounted = self.forward(&shared, record).await;
+            uncounted = self.forward(&core, record).await;
         }
     }
 
     /// Sends the record unless the switch forbids it now; returns the drops
     /// it could not report.
-    async fn forward(&self, shared: &Shared, record: Record) -> u64 {
-        let clock = shared.client.clock();
+    async fn forward(&self, core: &DeviceCore, record: Record) -> u64 {
+        let clock = core.client.clock();
         if !self.gate.allows(clock.now()) {
             return record.dropped_before;
         }
@@ -209,19 +209,15 @@ impl Forwarder {
         if dropped > 0 {
             let summary =
                 format!("{dropped} log records dropped before this one (rate limit or full queue)");
-            send(shared, LogReport::new(log_type.as_str(), summary, at)).await;
+            send(core, LogReport::new(log_type.as_str(), summary, at)).await;
         }
-        send(
-            shared,
-            LogReport::new(log_type.as_str(), record.content, at),
-        )
-        .await;
+        send(core, LogReport::new(log_type.as_str(), record.content, at)).await;
         0
     }
 }
 
-async fn send(shared: &Shared, report: LogReport) {
-    if let Err(e) = shared.client.report_event(report.to_event()).await {
+async fn send(core: &DeviceCore, report: LogReport) {
+    if let Err(e) = core.client.report_event(report.to_event()).await {
         // Not forwarded: this runs with FORWARDING set.
         warn!(error = %e, "could not forward a log record to the platform");
     }

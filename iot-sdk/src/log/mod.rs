@@ -6,8 +6,7 @@
 
 mod layer;
 
-use std::sync::Mutex;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tracing::warn;
@@ -17,9 +16,9 @@ pub use crate::protocol::services::log::LogType;
 pub use layer::PlatformLogLayer;
 
 use crate::device::IotDevice;
-use crate::dispatch::Shared;
+use crate::device_core::{Connection, DeviceCore, HookFuture, SystemService};
 use crate::error::{Error, Result};
-use crate::handler::handler;
+use crate::handler::HandlerResult;
 use crate::protocol::Event;
 use crate::protocol::services::log::{
     self, LOG_CONFIG, LogConfig, LogReport, LogSwitch, MAX_CONTENT_BYTES, SERVICE_ID,
@@ -53,48 +52,60 @@ impl LogGate {
     }
 }
 
-/// Sets the switch's start value and installs the `log_config` handler.
-pub(crate) fn install(shared: &Shared) {
-    let gate = shared.state::<LogGate>();
-    let on = shared.client.config().log_reporting;
-    gate.apply(LogConfig {
-        switch: Some(if on { LogSwitch::On } else { LogSwitch::Off }),
-        end_time: None,
-    });
-    shared.update_handlers(|h| {
-        h.set_event(
-            SERVICE_ID.to_string(),
-            handler(move |event: Event| {
-                let gate = gate.clone();
-                async move {
-                    if event.event_type != LOG_CONFIG {
-                        warn!(event_type = %event.event_type, "unknown $log event ignored");
-                        return Ok(());
-                    }
-                    gate.apply(event.decode_paras::<LogConfig>()?);
-                    Ok(())
-                }
-            }),
-        )
-    });
+/// The `$log` system service: the platform's `log_config` sets the gate,
+/// and each connection is greeted with the connection logs.
+pub(crate) struct PlatformLog {
+    gate: Arc<LogGate>,
+}
+
+impl PlatformLog {
+    /// The service, its gate set to the configured start value.
+    pub(crate) fn new(core: &DeviceCore) -> Arc<Self> {
+        let gate = core.state::<LogGate>();
+        let on = core.client.config().log_reporting;
+        gate.apply(LogConfig {
+            switch: Some(if on { LogSwitch::On } else { LogSwitch::Off }),
+            end_time: None,
+        });
+        Arc::new(PlatformLog { gate })
+    }
+
+    fn apply(&self, event: &Event) -> HandlerResult<()> {
+        if event.event_type != LOG_CONFIG {
+            warn!(event_type = %event.event_type, "unknown $log event ignored");
+            return Ok(());
+        }
+        self.gate.apply(event.decode_paras::<LogConfig>()?);
+        Ok(())
+    }
+}
+
+impl SystemService for PlatformLog {
+    fn service_id(&self) -> &'static str {
+        SERVICE_ID
+    }
+
+    fn greeting(&self, core: &DeviceCore, connection: &Connection) -> Vec<Event> {
+        connection_logs(core, &self.gate, connection)
+    }
+
+    fn on_event<'a>(&'a self, _core: &'a DeviceCore, event: Event) -> HookFuture<'a> {
+        Box::pin(std::future::ready(self.apply(&event)))
+    }
 }
 
 /// §1.11: `connect complete`, and after a reconnect `connect lost`, when
 /// both the configuration and the log switch allow them.
-pub(crate) fn connection_logs(
-    shared: &Shared,
-    reconnect: bool,
-    lost_at: Option<SystemTime>,
-) -> Vec<Event> {
-    let config = shared.client.config();
-    let now = shared.client.clock().now();
+fn connection_logs(core: &DeviceCore, gate: &LogGate, connection: &Connection) -> Vec<Event> {
+    let config = core.client.config();
+    let now = core.client.clock().now();
     let mut events = Vec::new();
-    if config.connection_logs && shared.state::<LogGate>().allows(now) {
+    if config.connection_logs && gate.allows(now) {
         let complete = format!("connect complete, the uri is {}", config.host());
         events.push(log::status_report(now, &complete));
-        if let (true, Some(lost_at)) = (reconnect, lost_at) {
+        if let (true, Some(lost_at)) = (connection.reconnect, connection.lost_at) {
             // Shifted like every other SDK timestamp when the clock is corrected.
-            let lost_at = shared
+            let lost_at = core
                 .client
                 .clock()
                 .corrected(DateTime::<Utc>::from(lost_at));
@@ -121,22 +132,20 @@ impl IotDevice {
                 content.len()
             )));
         }
-        let shared = self.shared();
-        let now = shared.client.clock().now();
-        if !shared.state::<LogGate>().allows(now) {
+        let core = self.core();
+        let now = core.client.clock().now();
+        if !core.state::<LogGate>().allows(now) {
             return Ok(None);
         }
         let event = LogReport::new(log_type.as_str(), content, now).to_event();
-        shared.client.report_event(event).await.map(Some)
+        core.client.report_event(event).await.map(Some)
     }
 
     /// Whether the platform's log switch allows reporting now (switch on
     /// and `end_time` not passed, in UTC).
     pub fn log_reporting_allowed(&self) -> bool {
-        let shared = self.shared();
-        shared
-            .state::<LogGate>()
-            .allows(shared.client.clock().now())
+        let core = self.core();
+        core.state::<LogGate>().allows(core.client.clock().now())
     }
 
     /// A `tracing` layer that forwards records to the platform as
@@ -145,7 +154,7 @@ impl IotDevice {
     /// [`connect`](IotDevice::connect): records wait (in a bounded queue)
     /// for the connection. Must be called inside a Tokio runtime.
     pub fn log_layer(&self) -> Result<PlatformLogLayer> {
-        PlatformLogLayer::start(self.shared())
+        PlatformLogLayer::start(self.core())
     }
 }
 

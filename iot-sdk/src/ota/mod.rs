@@ -24,6 +24,7 @@ use tracing::{Instrument, info, warn};
 
 use crate::client::Client;
 use crate::device::IotDevice;
+use crate::device_core::{DeviceCore, HookFuture, SystemService};
 use crate::error::{Error, Result};
 use crate::handler::{Handler, HandlerResult, catch_panics, handler};
 use crate::http::{Answer, HttpClient, is_sha256_hex};
@@ -283,40 +284,45 @@ impl IotDevice {
     /// the hooks and versions. Fails with a configuration error when the
     /// device's CA file cannot be loaded for HTTPS.
     pub fn enable_ota(&self, ota: Ota) -> Result<()> {
-        let shared = self.shared();
-        let state = shared.state::<OtaState>();
+        let core = self.core();
+        let state = core.state::<OtaState>();
         *crate::sync::lock(&state.versions) = ota.versions;
         let upgrader = Arc::new(Upgrader {
-            client: shared.client.clone(),
-            http: HttpClient::of(shared)?,
+            client: core.client.clone(),
+            http: HttpClient::of(core)?,
             state,
             install: ota.install,
             precheck: ota.precheck,
             on_progress: ota.on_progress,
             download_dir: ota.download_dir,
         });
-        shared.update_handlers(|h| {
-            h.set_event(
-                SERVICE_ID.to_string(),
-                handler(move |event: Event| {
-                    let upgrader = upgrader.clone();
-                    async move { upgrader.on_event(event).await }
-                }),
-            )
-        });
+        core.register(Arc::new(OtaService(upgrader)));
         Ok(())
     }
 
     /// The versions OTA reports now (after successful upgrades, the new ones).
     pub fn ota_versions(&self) -> VersionReport {
-        self.shared().state::<OtaState>().versions()
+        self.core().state::<OtaState>().versions()
     }
 
     /// Reports the versions unasked (`version_report`), e.g. after an
     /// update the application made by itself.
     pub async fn report_ota_versions(&self) -> Result<Delivery> {
         let versions = self.ota_versions();
-        self.shared().client.report_event(versions.to_event()).await
+        self.core().client.report_event(versions.to_event()).await
+    }
+}
+
+/// The `$ota` system service, registered by [`IotDevice::enable_ota`].
+struct OtaService(Arc<Upgrader>);
+
+impl SystemService for OtaService {
+    fn service_id(&self) -> &'static str {
+        SERVICE_ID
+    }
+
+    fn on_event<'a>(&'a self, _core: &'a DeviceCore, event: Event) -> HookFuture<'a> {
+        Box::pin(self.0.clone().on_event(event))
     }
 }
 

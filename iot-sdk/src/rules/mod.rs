@@ -29,9 +29,9 @@ use tracing::{info, warn};
 pub use engine::Firing;
 
 use crate::IotDevice;
-use crate::dispatch::{self, Shared};
-use crate::gateway::{Children, Target};
-use crate::handler::handler;
+use crate::device_core::{DeviceCore, HookFuture, SystemService, Target};
+use crate::dispatch;
+use crate::handler::HandlerResult;
 use crate::protocol::payload::{Command, ServiceProperties};
 use crate::protocol::services::device_rule::{
     Action, CONFIG_RESPONSE, ConfigResponse, Rule, RuleVersions, SERVICE_ID,
@@ -49,7 +49,7 @@ pub type UnrunnableFn = Arc<dyn Fn(&Action, &str) + Send + Sync>;
 /// The time rules are evaluated at; the system clock by default.
 pub type RuleClock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-/// The engine's state, one per device (see [`Shared::state`]).
+/// The engine's state, one per device (see `DeviceCore::state`).
 #[derive(Default)]
 pub(crate) struct RuleState {
     enabled: std::sync::atomic::AtomicBool,
@@ -64,10 +64,6 @@ impl RuleState {
             Some(clock) => clock(),
             None => Utc::now(),
         }
-    }
-
-    fn is_enabled(&self) -> bool {
-        self.enabled.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -105,8 +101,8 @@ impl IotDevice {
     /// Turns the device-side rule engine on (§4.7); calling it again returns
     /// the same engine. Off by default, like in the official SDKs.
     pub fn enable_rules(&self) -> Rules {
-        let shared = self.shared();
-        let state = shared.state::<RuleState>();
+        let core = self.core();
+        let state = core.state::<RuleState>();
         let rules = Rules {
             state: state.clone(),
         };
@@ -116,105 +112,107 @@ impl IotDevice {
         {
             return rules;
         }
-        install_event_handler(shared);
-        let weak = Arc::downgrade(shared);
-        shared
-            .client
+        core.register(Arc::new(RuleService { state }));
+        let weak = Arc::downgrade(core);
+        core.client
             .set_report_hook(Box::new(move |services| on_report(&weak, services)));
-        tokio::spawn(tick(Arc::downgrade(shared)));
+        tokio::spawn(tick(Arc::downgrade(core)));
         rules
     }
 }
 
-/// Takes the `$device_rule` entries out of a property write when the
-/// engine is on, applies them and sends the config request. Returns the
-/// rest of the write.
-pub(crate) async fn take_rule_versions(
-    shared: &Shared,
-    services: Vec<ServiceProperties>,
-) -> Result<Vec<ServiceProperties>, String> {
-    let state = shared.state::<RuleState>();
-    if !state.is_enabled() || !services.iter().any(|s| s.service_id == SERVICE_ID) {
-        return Ok(services);
-    }
-    let (ours, rest): (Vec<_>, Vec<_>) = services
-        .into_iter()
-        .partition(|s| s.service_id == SERVICE_ID);
-    for service in ours {
-        let versions: RuleVersions = decode_value(service.properties.into())
-            .map_err(|e| format!("malformed $device_rule versions: {e}"))?;
-        let request = lock(&state.book).on_versions(&versions);
-        if let Some(request) = request {
-            shared
-                .client
-                .report_event(request.to_event())
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(rest)
+/// The `$device_rule` system service, registered by
+/// [`IotDevice::enable_rules`]: the platform announces rule versions with
+/// a property write of its service id and answers the config request with
+/// an event.
+struct RuleService {
+    state: Arc<RuleState>,
 }
 
-/// Reads `device_rule_config_response`s into the rule book.
-fn install_event_handler(shared: &Arc<Shared>) {
-    let state = shared.state::<RuleState>();
-    shared.update_handlers(|h| {
-        h.set_event(
-            SERVICE_ID.to_string(),
-            handler(move |event: Event| {
-                let state = state.clone();
-                async move {
-                    if event.event_type != CONFIG_RESPONSE {
-                        warn!(event_type = %event.event_type, "unknown $device_rule event ignored");
-                        return Ok(());
-                    }
-                    let response: ConfigResponse = event.decode_paras()?;
-                    let now = state.now();
-                    let changed = lock(&state.book).on_config(response, now);
-                    info!(?changed, "device rules updated");
-                    Ok(())
-                }
-            }),
-        )
-    });
+impl SystemService for RuleService {
+    fn service_id(&self) -> &'static str {
+        SERVICE_ID
+    }
+
+    fn on_event<'a>(&'a self, _core: &'a DeviceCore, event: Event) -> HookFuture<'a> {
+        Box::pin(std::future::ready(self.on_config(&event)))
+    }
+
+    fn on_properties_set<'a>(
+        &'a self,
+        core: &'a DeviceCore,
+        properties: &'a ServiceProperties,
+    ) -> Option<HookFuture<'a>> {
+        Some(Box::pin(self.on_versions(core, properties)))
+    }
+}
+
+impl RuleService {
+    /// Reads a `device_rule_config_response` into the rule book.
+    fn on_config(&self, event: &Event) -> HandlerResult<()> {
+        if event.event_type != CONFIG_RESPONSE {
+            warn!(event_type = %event.event_type, "unknown $device_rule event ignored");
+            return Ok(());
+        }
+        let response: ConfigResponse = event.decode_paras()?;
+        let now = self.state.now();
+        let changed = lock(&self.state.book).on_config(response, now);
+        info!(?changed, "device rules updated");
+        Ok(())
+    }
+
+    /// Applies announced rule versions and asks for the changed rules.
+    async fn on_versions(
+        &self,
+        core: &DeviceCore,
+        properties: &ServiceProperties,
+    ) -> HandlerResult<()> {
+        let versions: RuleVersions = decode_value(properties.properties.clone().into())
+            .map_err(|e| format!("malformed $device_rule versions: {e}"))?;
+        let request = lock(&self.state.book).on_versions(&versions);
+        if let Some(request) = request {
+            core.client.report_event(request.to_event()).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Checks a report the device sends against the property rules.
-fn on_report(shared: &Weak<Shared>, services: &[ServiceProperties]) {
-    let Some(shared) = shared.upgrade() else {
+fn on_report(core: &Weak<DeviceCore>, services: &[ServiceProperties]) {
+    let Some(core) = core.upgrade() else {
         return;
     };
-    let state = shared.state::<RuleState>();
+    let state = core.state::<RuleState>();
     let now = state.now();
-    let device_id = shared.client.device_id().to_owned();
+    let device_id = core.client.device_id().to_owned();
     let fired = lock(&state.book).on_report(&device_id, services, now);
     if !fired.is_empty() {
-        tokio::spawn(async move { run_all(&shared, fired).await });
+        tokio::spawn(async move { run_all(&core, fired).await });
     }
 }
 
 /// Checks the timer rules every second while the device lives.
-async fn tick(shared: Weak<Shared>) {
+async fn tick(core: Weak<DeviceCore>) {
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        let Some(shared) = shared.upgrade() else {
+        let Some(core) = core.upgrade() else {
             return;
         };
-        let state = shared.state::<RuleState>();
+        let state = core.state::<RuleState>();
         let now = state.now();
         let fired = lock(&state.book).on_tick(now);
-        run_all(&shared, fired).await;
+        run_all(&core, fired).await;
     }
 }
 
-async fn run_all(shared: &Shared, fired: Vec<Firing>) {
+async fn run_all(core: &DeviceCore, fired: Vec<Firing>) {
     for firing in fired {
         info!(rule_id = %firing.rule_id, rule_name = %firing.rule_name, "device rule fired");
         for action in &firing.actions {
-            if let Err(why) = run_action(shared, action).await {
-                unrunnable(shared, action, &why);
+            if let Err(why) = run_action(core, action).await {
+                unrunnable(core, action, &why);
             }
         }
     }
@@ -222,14 +220,14 @@ async fn run_all(shared: &Shared, fired: Vec<Firing>) {
 
 /// Runs one action's command on the device or one of its children, the
 /// way a platform command would run.
-async fn run_action(shared: &Shared, action: &Action) -> Result<(), String> {
+async fn run_action(core: &DeviceCore, action: &Action) -> Result<(), String> {
     let Some(command) = &action.command else {
         return Err(format!("action type {:?} has no command", action.kind));
     };
-    let own_id = shared.client.device_id();
+    let own_id = core.client.device_id();
     let addressee = Some(action.device_id.as_str()).filter(|id| !id.is_empty());
-    let handlers = match shared.state::<Children>().target(own_id, addressee) {
-        Target::Own if addressee.is_none_or(|id| id == own_id) => shared.handlers(),
+    let handlers = match core.target(addressee) {
+        Target::Own if addressee.is_none_or(|id| id == own_id) => core.handlers(),
         Target::Child(_, child) => child,
         Target::Own | Target::Unknown(_) => {
             return Err(format!("unknown device {}", action.device_id));
@@ -258,8 +256,8 @@ async fn run_action(shared: &Shared, action: &Action) -> Result<(), String> {
     ))
 }
 
-fn unrunnable(shared: &Shared, action: &Action, why: &str) {
-    let callback = lock(&shared.state::<RuleState>().unrunnable).clone();
+fn unrunnable(core: &DeviceCore, action: &Action, why: &str) {
+    let callback = lock(&core.state::<RuleState>().unrunnable).clone();
     match callback {
         Some(callback) => callback(action, why),
         None => warn!(device_id = %action.device_id, %why, "device rule action not run"),

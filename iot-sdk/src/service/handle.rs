@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::IotService;
 use super::entry::{ServiceCell, ServiceEntry};
-use super::reporter::{Owner, wait};
-use crate::dispatch::Shared;
+use super::reporter::{Owner, Reporter, wait};
+use crate::client::Client;
 use crate::error::Result;
 use crate::protocol::model::ServiceCapability;
 
@@ -21,7 +21,8 @@ use crate::protocol::model::ServiceCapability;
 /// [`IotDevice::add_service`]: crate::IotDevice::add_service
 pub struct Service<S> {
     cell: Arc<ServiceCell<S>>,
-    shared: Arc<Shared>,
+    client: Arc<Client>,
+    reporter: Arc<Reporter>,
     /// Set for a gateway's child: reports go on the gateway's batch topic.
     child: Owner,
 }
@@ -30,31 +31,27 @@ impl<S> Clone for Service<S> {
     fn clone(&self) -> Self {
         Service {
             cell: self.cell.clone(),
-            shared: self.shared.clone(),
+            client: self.client.clone(),
+            reporter: self.reporter.clone(),
             child: self.child.clone(),
         }
     }
 }
 
 impl<S: IotService> Service<S> {
-    pub(crate) fn new(cell: Arc<ServiceCell<S>>, shared: Arc<Shared>) -> Self {
-        Service {
-            cell,
-            shared,
-            child: None,
-        }
-    }
-
-    /// The service of a gateway's child device `child`.
-    pub(crate) fn for_child(
+    /// The service reporting through `reporter`; for a gateway's child
+    /// when `child` is set.
+    pub(crate) fn new(
         cell: Arc<ServiceCell<S>>,
-        shared: Arc<Shared>,
-        child: Arc<str>,
+        client: Arc<Client>,
+        reporter: Arc<Reporter>,
+        child: Option<Arc<str>>,
     ) -> Self {
         Service {
             cell,
-            shared,
-            child: Some(child),
+            client,
+            reporter,
+            child,
         }
     }
 
@@ -84,13 +81,10 @@ impl<S: IotService> Service<S> {
             if changed.is_empty() {
                 return Ok(outcome);
             }
-            self.shared.client.transport()?;
+            self.client.transport()?;
             let values = ServiceCell::read(&mut *service, changed);
             // Queued under the lock, so reports of two updates keep their order.
-            let queued = self
-                .shared
-                .reporter
-                .enqueue(self.child.clone(), vec![values]);
+            let queued = self.reporter.enqueue(self.child.clone(), vec![values]);
             (queued.await?, outcome)
         };
         let (done, outcome) = queued;
@@ -100,10 +94,10 @@ impl<S: IotService> Service<S> {
 
     /// Reports every property now (through the read hooks).
     pub async fn report(&self) -> Result<()> {
-        self.shared.client.transport()?;
+        self.client.transport()?;
         let values = self.cell.read_all().await;
         let owner = self.child.clone();
-        self.shared.reporter.report(owner, vec![values]).await
+        self.reporter.report(owner, vec![values]).await
     }
 
     /// Reports every property every `period`, the first time now, until
@@ -115,15 +109,13 @@ impl<S: IotService> Service<S> {
     pub fn auto_report(&self, period: Duration) -> Result<()> {
         let entry: Arc<dyn ServiceEntry> = self.cell.clone();
         let owner = self.child.clone();
-        self.shared.reporter.auto_report(owner, entry, period)
+        self.reporter.auto_report(owner, entry, period)
     }
 
     /// Stops the periodic report.
     pub fn stop_auto_report(&self) {
         let owner = self.child.as_deref();
-        self.shared
-            .reporter
-            .stop_auto_report(owner, self.service_id());
+        self.reporter.stop_auto_report(owner, self.service_id());
     }
 
     /// The service as product-model JSON (§5.1), for the console or for a

@@ -180,7 +180,7 @@ async fn publish_reports(client: Arc<Client>, mut receiver: mpsc::Receiver<Pendi
         };
         let children_sent = match children.is_empty() {
             true => Ok(()),
-            false => crate::gateway::report_batches(&client, children).await,
+            false => client.report_batches(children).await,
         };
         for (pending, (own, child)) in batch.into_iter().zip(whose) {
             let failed = [(own, &own_sent), (child, &children_sent)]

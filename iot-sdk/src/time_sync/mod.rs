@@ -10,7 +10,7 @@ use tracing::{debug, warn};
 
 use crate::client::Expect;
 use crate::device::IotDevice;
-use crate::dispatch::Shared;
+use crate::device_core::{DeviceCore, SystemService};
 use crate::error::{Error, Result};
 use crate::protocol::Event;
 use crate::protocol::services::time_sync::{
@@ -71,25 +71,25 @@ impl IotDevice {
     /// [`sync_clock`](crate::IotDeviceBuilder::sync_clock) on, the result also
     /// corrects the SDK's clock (see [`IotDevice::now`]).
     pub async fn request_time_sync(&self) -> Result<TimeSync> {
-        sync(self.shared()).await
+        sync(self.core()).await
     }
 
     /// The time the SDK stamps on what it sends: the local clock, corrected
     /// by the latest time sync when `sync_clock` is on.
     pub fn now(&self) -> DateTime<Utc> {
-        self.shared().client.clock().now()
+        self.core().client.clock().now()
     }
 
     /// The latest time sync applied to the SDK's clock, observable as it
     /// changes (`None` until the first one).
     pub fn clock_syncs(&self) -> watch::Receiver<Option<TimeSync>> {
-        self.shared().state::<ClockState>().applied.subscribe()
+        self.core().state::<ClockState>().applied.subscribe()
     }
 }
 
 /// One request and its answer; applied to the clock when `sync_clock` is on.
-async fn sync(shared: &Shared) -> Result<TimeSync> {
-    let client = &shared.client;
+async fn sync(core: &DeviceCore) -> Result<TimeSync> {
+    let client = &core.client;
     // The local clock, not the corrected one: the offset is to the local clock.
     let device_send_time = epoch_millis(Utc::now());
     let expect = Expect {
@@ -118,8 +118,7 @@ async fn sync(shared: &Shared) -> Result<TimeSync> {
     let result = TimeSync::from_response(&response, device_recv_time);
     if client.config().sync_clock {
         client.clock().set_offset_ms(result.offset_ms);
-        shared
-            .state::<ClockState>()
+        core.state::<ClockState>()
             .applied
             .send_replace(Some(result));
     }
@@ -166,22 +165,31 @@ fn parse(event: &Event) -> Result<TimeSyncResponse> {
     Ok(event.decode_paras::<TimeSyncResponse>()?)
 }
 
-/// With `sync_clock` on: syncs after every (re)connect, once its greeting
-/// events are queued. Called when the device starts, inside its runtime.
-pub(crate) fn start(shared: &Arc<Shared>) {
-    if shared.client.config().sync_clock {
-        let greeted = shared.greeted.subscribe();
-        tokio::spawn(sync_after_connects(Arc::downgrade(shared), greeted));
+/// The `$time_sync` system service. Its answers complete the device's own
+/// requests; with `sync_clock` on it syncs after every (re)connect, once
+/// the connection's greeting events are queued.
+pub(crate) struct ClockSync;
+
+impl SystemService for ClockSync {
+    fn service_id(&self) -> &'static str {
+        SERVICE_ID
+    }
+
+    fn start(&self, core: &Arc<DeviceCore>) {
+        if core.client.config().sync_clock {
+            let greeted = core.greeted.subscribe();
+            tokio::spawn(sync_after_connects(Arc::downgrade(core), greeted));
+        }
     }
 }
 
-async fn sync_after_connects(shared: Weak<Shared>, mut greeted: watch::Receiver<u64>) {
+async fn sync_after_connects(core: Weak<DeviceCore>, mut greeted: watch::Receiver<u64>) {
     // Ends when the device is dropped (its `greeted` sender goes with it).
     while greeted.changed().await.is_ok() {
-        let Some(shared) = shared.upgrade() else {
+        let Some(core) = core.upgrade() else {
             return;
         };
-        match sync(&shared).await {
+        match sync(&core).await {
             Ok(synced) => debug!(offset_ms = synced.offset_ms, "clock synced"),
             Err(e) => warn!(error = %e, "time sync after connecting failed"),
         }
