@@ -82,6 +82,7 @@ pub struct IotDeviceBuilder {
     port: Option<u16>,
     device_id: Option<String>,
     auth: Option<Auth>,
+    key_password: Option<Redacted>,
     ca_file: Option<PathBuf>,
     skip_host_name_verification: bool,
     keep_alive: Option<Duration>,
@@ -141,11 +142,11 @@ impl IotDeviceBuilder {
         self
     }
 
-    /// Password of an encrypted private key (X.509 authentication only).
+    /// Password of an encrypted private key (X.509 authentication only,
+    /// before or after [`x509`](Self::x509); `build()` refuses it with a
+    /// secret).
     pub fn key_password(mut self, password: impl Into<String>) -> Self {
-        if let Some(Auth::X509 { key_password, .. }) = &mut self.auth {
-            *key_password = Some(password.into());
-        }
+        self.key_password = Some(Redacted(password.into()));
         self
     }
 
@@ -319,9 +320,7 @@ impl IotDeviceBuilder {
             .device_id
             .ok_or_else(|| Error::Config("no credentials: call secret() or x509()".into()))?;
         validate_device_id(&device_id)?;
-        let auth = self
-            .auth
-            .ok_or_else(|| Error::Config("no credentials".into()))?;
+        let auth = with_key_password(self.auth, self.key_password)?;
         let (server, _) = self
             .server
             .ok_or_else(|| Error::Config("no server: call server()".into()))?;
@@ -379,6 +378,40 @@ impl IotDeviceBuilder {
             max_concurrent_requests,
             transport,
         })
+    }
+}
+
+/// A setting that never shows in `Debug` output.
+#[derive(Default)]
+struct Redacted(String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The credentials with the key password in place; a password without a
+/// certificate to unlock is a mistake, not something to drop.
+fn with_key_password(auth: Option<Auth>, password: Option<Redacted>) -> Result<Auth> {
+    let auth = auth.ok_or_else(|| Error::Config("no credentials".into()))?;
+    match (auth, password) {
+        (auth, None) => Ok(auth),
+        (
+            Auth::X509 {
+                cert_file,
+                key_file,
+                ..
+            },
+            Some(Redacted(password)),
+        ) => Ok(Auth::X509 {
+            cert_file,
+            key_file,
+            key_password: Some(password),
+        }),
+        (Auth::Secret { .. }, Some(_)) => Err(Error::Config(
+            "key_password() applies to x509() authentication, not to secret()".into(),
+        )),
     }
 }
 
@@ -578,6 +611,32 @@ mod tests {
             .tls
             .unwrap();
         assert!(tls.verify_host_name);
+    }
+
+    #[test]
+    fn a_key_password_is_kept_in_either_order_and_refused_with_a_secret() {
+        let password_of = |builder: IotDeviceBuilder| match builder.into_config() {
+            Ok(DeviceConfig {
+                auth: Auth::X509 { key_password, .. },
+                ..
+            }) => key_password,
+            other => panic!("not an x509 configuration: {other:?}"),
+        };
+        let server = "mqtts://127.0.0.1:8883";
+        let before = IotDeviceBuilder::default()
+            .server(server)
+            .key_password("pw")
+            .x509("p_n", "c.pem", "k.pem");
+        assert_eq!(password_of(before).as_deref(), Some("pw"));
+        let after = IotDeviceBuilder::default()
+            .server(server)
+            .x509("p_n", "c.pem", "k.pem")
+            .key_password("pw");
+        assert!(!format!("{after:?}").contains("pw"), "redacted in Debug");
+        assert_eq!(password_of(after).as_deref(), Some("pw"));
+        let err = base().key_password("pw").into_config().unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{err}");
+        assert!(err.to_string().contains("key_password"), "{err}");
     }
 
     #[test]
