@@ -536,7 +536,7 @@ mod tests {
                 .build()
                 .expect("valid");
             let gateway = Gateway::with_file(device, &file).expect("loads");
-            gateway.connect().await.expect("connects");
+            gateway.device().connect().await.expect("connects");
             let new = known.iter().map(|node_id| NewSubDevice {
                 node_id: node_id.to_string(),
                 product_id: "tcp".into(),

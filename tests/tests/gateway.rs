@@ -48,7 +48,7 @@ async fn gateway(emulator: &Emulator, gateway_id: &str, file: &Path) -> Gateway 
         .build()
         .expect("a valid configuration");
     let gateway = Gateway::new(device, JsonFile::new(file)).expect("the child list loads");
-    within("the gateway to connect", gateway.connect())
+    within("the gateway to connect", gateway.device().connect())
         .await
         .expect("the gateway connects");
     gateway
@@ -298,7 +298,7 @@ async fn requests_for_an_unknown_child_get_error_answers() {
     // A message for a stranger is dropped: the gateway's own handler sees
     // only the message for the gateway sent after it.
     let (seen, mut seen_rx) = mpsc::unbounded_channel();
-    gateway.on_message(move |message| {
+    gateway.device().on_message(move |message| {
         let seen = seen.clone();
         async move {
             let _ = seen.send(message.content);
@@ -330,7 +330,7 @@ async fn a_restarted_gateway_syncs_the_changes_made_while_it_was_away() {
         .expect("stored");
     // The platform's notify of its own request brings the version.
     wait_list(&first, "the add notify", |l| l.version.is_some()).await;
-    first.close().await.expect("the gateway closes");
+    first.device().close().await.expect("the gateway closes");
     drop(first);
     emulator
         .wait_offline(&gateway_id, DEFAULT_TIMEOUT)
@@ -362,7 +362,7 @@ async fn a_restarted_gateway_syncs_the_changes_made_while_it_was_away() {
             Ok(())
         }
     });
-    within("the gateway to connect", second.connect())
+    within("the gateway to connect", second.device().connect())
         .await
         .expect("connects");
     let version = emulator.sub_devices_version(&gateway_id);
@@ -448,7 +448,7 @@ async fn a_crash_while_saving_leaves_a_list_the_next_start_loads() {
         .await
         .expect("stored");
     wait_list(&first, "the add notify", |l| l.version.is_some()).await;
-    first.close().await.expect("closes");
+    first.device().close().await.expect("closes");
     drop(first);
     emulator
         .wait_offline(&gateway_id, DEFAULT_TIMEOUT)
@@ -769,7 +769,7 @@ async fn children_auto_reporting_together_share_one_batch_until_cleared_or_stopp
     let mut trace = emulator.subscribe_trace();
     let period = Duration::from_millis(100);
     let own = gateway
-        .add_service(Lamp {
+        .device().add_service(Lamp {
             brightness: 1,
             power: 0.0,
         })

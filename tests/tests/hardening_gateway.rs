@@ -41,7 +41,7 @@ async fn a_gateway_answers_its_own_command_while_100000_children_are_added() {
     let (device, mut platform) = attach(&broker, &new_device_id("gwbig"), |b| b).await;
     let gateway =
         Gateway::new(device, JsonFile::new(dir.path().join("children.json"))).expect("a gateway");
-    within("the gateway to connect", gateway.connect())
+    within("the gateway to connect", gateway.device().connect())
         .await
         .expect("connects");
     gateway

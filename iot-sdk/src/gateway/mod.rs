@@ -12,7 +12,7 @@
 //!     .secret("productId_gateway", "secret")
 //!     .build()?;
 //! let gateway = Gateway::new(device, JsonFile::new("children.json"))?;
-//! gateway.connect().await?;
+//! gateway.device().connect().await?;
 //! let added = gateway
 //!     .add_sub_devices(vec![NewSubDevice {
 //!         node_id: "sensor1".into(),
@@ -35,7 +35,6 @@ mod persistence;
 mod requests;
 
 use std::future::Future;
-use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -60,8 +59,9 @@ pub use requests::{ADD_LIMIT, DELETE_LIMIT, REPORT_LIMIT, REQUEST_FAILED, STATUS
 
 /// A device that manages child devices and carries their traffic.
 ///
-/// It derefs to its [`IotDevice`], so everything a device does works for
-/// the gateway itself, `connect` included. On top of that it keeps the
+/// [`Gateway::device`] is the gateway as a plain [`IotDevice`]: connect,
+/// close, report and handle requests for the gateway itself through it.
+/// On top of that the gateway keeps the
 /// child list (in the [`SubDevicePersistence`] given to [`Gateway::new`]),
 /// asks the platform for changes on every (re)connect
 /// (`sub_device_sync_request` with the stored version, among the
@@ -199,14 +199,6 @@ impl Gateway {
     pub async fn report_sub_device_properties(&self, devices: Vec<DeviceProperties>) -> Result<()> {
         let client = &self.device.core().client;
         client.report_batches(devices).await
-    }
-}
-
-impl Deref for Gateway {
-    type Target = IotDevice;
-
-    fn deref(&self) -> &IotDevice {
-        &self.device
     }
 }
 
