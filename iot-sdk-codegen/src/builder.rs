@@ -5,10 +5,10 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, ProblemKind};
 use crate::generate::generate;
 use crate::names;
 use crate::source::load;
+use iot_sdk_protocol::model::{ModelError as Error, ProblemKind};
 
 /// Generates code for product models from `build.rs`, like prost-build:
 ///

@@ -79,18 +79,16 @@
 //! `W`, default values, events, multi-line descriptions.
 
 mod builder;
-mod datetime;
-mod error;
 mod generate;
-mod model;
 mod names;
 mod source;
 
 pub use builder::{Builder, check, output_file_name};
-pub use error::{Error, Problem, ProblemKind};
 pub use generate::generate;
-pub use model::{
-    Access, Bound, Command, Constraints, DataType, Event, Para, Product, ProductModel, Property,
-    Response, Service,
+// The model, its reading and its problems are `iot_sdk_protocol::model`'s,
+// shared with the runtime and the emulator.
+pub use iot_sdk_protocol::model::{
+    Access, Bound, Command, Constraints, DataType, Event, Loaded, ModelError as Error, Para,
+    Problem, ProblemKind, Product, ProductModel, Property, Response, Service,
 };
-pub use source::{Loaded, load, load_json};
+pub use source::{load, load_json};

@@ -26,11 +26,6 @@ const KEYWORDS: &[&str] = &[
 /// Keywords that cannot be raw identifiers.
 const NOT_RAW: &[&str] = &["crate", "self", "Self", "super"];
 
-/// Whether `name` has anything an identifier can be made of.
-pub(crate) fn has_identifier(name: &str) -> bool {
-    !words(name).trim_matches(' ').is_empty()
-}
-
 /// `smokeConcentration` -> `smoke_concentration`; `None` without a letter or digit.
 pub(crate) fn snake_case(name: &str) -> Option<String> {
     finish(words(name).to_snake_case())
@@ -147,8 +142,6 @@ mod tests {
         assert_eq!(snake_case("x²").as_deref(), Some("x"));
         assert_eq!(snake_case("°%"), None);
         assert_eq!(snake_case("__"), None);
-        assert!(!has_identifier("-- --"));
-        assert!(has_identifier("a-"));
     }
 
     #[test]

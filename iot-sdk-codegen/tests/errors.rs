@@ -466,32 +466,6 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         "default_value",
         "unit",
     ]);
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(Value::from),
-        prop::sample::select(vec![
-            "int",
-            "decimal",
-            "enum",
-            "DateTime",
-            "string list",
-            "RW",
-            "-1",
-            "1e400",
-            ""
-        ])
-        .prop_map(Value::from),
-        "[a-z°]{0,4}".prop_map(Value::from),
-    ];
-    let value = leaf.prop_recursive(2, 8, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-            prop::collection::btree_map("[a-z]{1,3}", inner, 0..3)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    });
-    prop::collection::btree_map(keys, value, 0..8)
+    prop::collection::btree_map(keys, common::inputs::json_value(2, 8), 0..8)
         .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
 }

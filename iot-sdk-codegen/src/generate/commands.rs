@@ -6,8 +6,8 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use super::{doc, ident, types};
-use crate::model::{Command, DataType, Para, Service};
 use crate::names::Scope;
+use iot_sdk_protocol::model::{Command, DataType, Para, Service};
 
 /// Everything generated for the commands of `service`; nothing without commands.
 pub(crate) fn commands(

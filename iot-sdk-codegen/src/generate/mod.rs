@@ -10,9 +10,9 @@ mod values;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
-use crate::error::{Error, ProblemKind};
-use crate::model::{ProductModel, Service};
 use crate::names::{self, Scope};
+use iot_sdk_protocol::model::{ModelError as Error, ProblemKind};
+use iot_sdk_protocol::model::{ProductModel, Service};
 
 /// The Rust source for `model`: one `pub mod` per service (named after the
 /// service id in snake case) holding the service struct, the command

@@ -5,8 +5,8 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use super::{doc, ident, types, values};
-use crate::model::{Constraints, Property, Service};
 use crate::names::Scope;
+use iot_sdk_protocol::model::{Constraints, Property, Service};
 
 /// `#[derive(IotService)] pub struct Name { ... }` and, when a property
 /// has a default value (or no `Default`), its `Default` impl.

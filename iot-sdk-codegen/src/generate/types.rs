@@ -15,7 +15,7 @@ use std::str::FromStr;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 
-use crate::model::{Bound, Constraints, DataType};
+use iot_sdk_protocol::model::{Bound, Constraints, DataType};
 
 /// The Rust type of a value of `data_type` (without `Option`); `enum_type`
 /// is the generated enum of a parameter, `None` for a property.
@@ -71,7 +71,7 @@ pub(crate) fn int_type(constraints: &Constraints) -> &'static str {
 pub(crate) fn bound(bound: &Bound) -> TokenStream {
     let (minus, digits) = match bound.text.strip_prefix('-') {
         Some(digits) => (quote!(-), digits),
-        None => (TokenStream::new(), bound.text.as_str()),
+        None => (TokenStream::new(), bound.text.as_ref()),
     };
     let literal =
         Literal::from_str(digits).unwrap_or_else(|_| Literal::f64_unsuffixed(bound.value.abs()));
@@ -85,7 +85,7 @@ pub(crate) fn bound(bound: &Bound) -> TokenStream {
 pub(crate) fn typed_bound(bound: &Bound, data_type: DataType) -> TokenStream {
     let (minus, digits) = match bound.text.strip_prefix('-') {
         Some(digits) => (quote!(-), digits),
-        None => (TokenStream::new(), bound.text.as_str()),
+        None => (TokenStream::new(), bound.text.as_ref()),
     };
     match data_type {
         DataType::Long => match Literal::from_str(&format!("{digits}i64")) {
@@ -113,7 +113,7 @@ mod tests {
     fn range(min: f64, max: f64) -> Constraints {
         let bound = |value: f64| {
             Some(Bound {
-                text: value.to_string(),
+                text: value.to_string().into(),
                 value,
             })
         };
@@ -139,7 +139,7 @@ mod tests {
     fn bounds_keep_their_text() {
         let text = |t: &str, value| {
             bound(&Bound {
-                text: t.into(),
+                text: t.to_string().into(),
                 value,
             })
             .to_string()

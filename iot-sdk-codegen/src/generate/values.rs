@@ -5,7 +5,7 @@ use quote::quote;
 use serde_json::Value;
 
 use super::types;
-use crate::model::{DataType, Property};
+use iot_sdk_protocol::model::{DataType, Property};
 
 /// The initial value of `property` in the generated `Default` impl, or
 /// `None` when `Default::default()` of its type is right (no default value,

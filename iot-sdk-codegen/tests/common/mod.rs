@@ -1,5 +1,5 @@
-//! What the test binaries share: where the models are, and zip archives
-//! built from the package folders of `models/`.
+//! What the test binaries share: where the models are, zip archives built
+//! from the package folders of `models/`, and generated model inputs.
 
 #![allow(dead_code, reason = "each test binary uses a different part")]
 #![allow(
@@ -13,18 +13,16 @@ use std::path::{Path, PathBuf};
 
 use zip::write::SimpleFileOptions;
 
+// Seeds, JSON values and zip archives for property tests, shared with the
+// protocol crate's tests of the model reader.
+#[path = "../../../iot-sdk-protocol/tests/support/model_inputs.rs"]
+pub mod inputs;
+
+#[allow(unused_imports, reason = "each test binary uses a different part")]
+pub use inputs::{models, workspace, zip_entries_of};
+
 /// The real package of §5.3, used in place and never copied.
 pub const SHARED_PACKAGE: &str = "smokeDetector_cb097d20d77b4240adf1f33d36b3c278_smokeDetector.zip";
-
-/// The workspace root.
-pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `models/` of the workspace.
-pub fn models() -> PathBuf {
-    workspace().join("models")
-}
 
 /// The real package: in `$IOTDA_SHARED_MODELS`, else in
 /// `<workspace>/../shared/models/`; `None` (after saying so) when absent.
@@ -37,30 +35,6 @@ pub fn shared_package(test: &str) -> Option<PathBuf> {
     }
     eprintln!("skipped: {test}: {} not found", path.display());
     None
-}
-
-/// The files under `dir` as zip entries: relative paths with `/`, sorted.
-pub fn zip_entries_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut entries = Vec::new();
-    collect(dir, dir, &mut entries);
-    entries.sort();
-    entries
-}
-
-fn collect(root: &Path, dir: &Path, entries: &mut Vec<(String, Vec<u8>)>) {
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            collect(root, &path, entries);
-        } else {
-            let name = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .replace('\\', "/");
-            entries.push((name, fs::read(&path).unwrap()));
-        }
-    }
 }
 
 /// Writes a deflated zip archive of `entries`.

@@ -165,7 +165,10 @@ fn bound(bound: Option<&Keyed<Number>>) -> TokenStream {
     optional(bound.map(|bound| {
         let text = &bound.value.text;
         let value = f64_literal(bound.value.value);
-        quote!(::iot_sdk::__private::Bound { text: #text, value: #value })
+        quote!(::iot_sdk::__private::Bound {
+            text: ::std::borrow::Cow::Borrowed(#text),
+            value: #value,
+        })
     }))
 }
 

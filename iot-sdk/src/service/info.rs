@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::protocol::model::{Bound, DataType};
+
 /// A service: its id and its properties, in declaration order.
 #[derive(Debug)]
 pub struct ServiceInfo {
@@ -44,55 +46,6 @@ pub struct PropertyInfo {
     pub description: Option<&'static str>,
 }
 
-/// A numeric bound as written in the source, and its value.
-#[derive(Debug, Clone, Copy)]
-pub struct Bound {
-    /// The text the product model carries, e.g. `"-30"`.
-    pub text: &'static str,
-    /// Its value.
-    pub value: f64,
-}
-
-/// The data types of the product model (§5.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DataType {
-    /// 32-bit integer.
-    Int,
-    /// 64-bit integer.
-    Long,
-    /// Floating point number.
-    Decimal,
-    /// Text.
-    String,
-    /// `yyyyMMddTHHmmssZ`.
-    DateTime,
-    /// Any JSON object.
-    JsonObject,
-    /// One of a list of texts.
-    Enum,
-    /// `true` or `false`.
-    Boolean,
-    /// A list of texts.
-    StringList,
-}
-
-impl DataType {
-    /// The name the product model uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DataType::Int => "int",
-            DataType::Long => "long",
-            DataType::Decimal => "decimal",
-            DataType::String => "string",
-            DataType::DateTime => "DateTime",
-            DataType::JsonObject => "jsonObject",
-            DataType::Enum => "enum",
-            DataType::Boolean => "boolean",
-            DataType::StringList => "string list",
-        }
-    }
-}
-
 impl ServiceInfo {
     /// The position of the property called `name`.
     pub fn index_of(&self, name: &str) -> Option<usize> {
@@ -116,14 +69,14 @@ impl ServiceInfo {
 impl PropertyInfo {
     /// Checks a number against `min`, `max` and `step`.
     pub fn check_number(&self, value: f64) -> Result<(), PropertyError> {
-        if let Some(min) = self.min.filter(|min| value < min.value) {
+        if let Some(min) = self.min.as_ref().filter(|min| value < min.value) {
             return Err(self.error(format!("{value} is below the minimum {}", min.text)));
         }
-        if let Some(max) = self.max.filter(|max| value > max.value) {
+        if let Some(max) = self.max.as_ref().filter(|max| value > max.value) {
             return Err(self.error(format!("{value} is above the maximum {}", max.text)));
         }
         if let Some(step) = self.step.filter(|step| *step > 0.0) {
-            let origin = self.min.map_or(0.0, |min| min.value);
+            let origin = self.min.as_ref().map_or(0.0, |min| min.value);
             let steps = (value - origin) / step;
             // Tolerate the rounding of decimal steps such as 0.1.
             if (steps - steps.round()).abs() > 1e-9 * steps.abs().max(1.0) {

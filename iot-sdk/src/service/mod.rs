@@ -18,7 +18,9 @@ mod value;
 
 pub use command::{CommandError, CommandFuture, IntoCommandResponse};
 pub use handle::Service;
-pub use info::{Bound, DataType, PropertyError, PropertyInfo, ServiceInfo};
+pub use info::{PropertyError, PropertyInfo, ServiceInfo};
+// The product model's types are the protocol crate's, shared with the codegen.
+pub use crate::protocol::model::{Bound, DataType};
 pub use model::capability;
 pub use value::{NumericProperty, PropertyType, TextProperty};
 

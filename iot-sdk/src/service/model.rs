@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 
 use super::IotService;
 use super::command::commands_of;
-use super::info::{DataType, PropertyInfo};
+use super::info::PropertyInfo;
 use crate::protocol::model::{
-    ServiceCapability, ServiceCommand, ServiceCommandPara, ServiceProperty,
+    DataType, ServiceCapability, ServiceCommand, ServiceCommandPara, ServiceProperty,
 };
 
 /// Service `S` as product-model JSON: the form the console imports and
@@ -48,8 +48,8 @@ fn property(info: &PropertyInfo) -> ServiceProperty {
         .to_string(),
         required: info.required,
         enum_list: (!info.enum_list.is_empty()).then(|| texts(info.enum_list)),
-        min: info.min.map(|b| b.text.to_string()),
-        max: info.max.map(|b| b.text.to_string()),
+        min: info.min.as_ref().map(|b| b.text.to_string()),
+        max: info.max.as_ref().map(|b| b.text.to_string()),
         max_length: info.max_length.map(|n| n as u64),
         step: info.step,
         unit: info.unit.map(str::to_string),

@@ -4,7 +4,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::info::{DataType, PropertyError, PropertyInfo};
+use super::info::{PropertyError, PropertyInfo};
+use crate::protocol::model::DataType;
 use crate::protocol::time::EventTime;
 
 /// A Rust type that can hold a property value.
@@ -127,7 +128,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::service::info::Bound;
+    use std::borrow::Cow;
+
+    use crate::protocol::model::Bound;
 
     const fn property(min: Option<Bound>, max: Option<Bound>, step: Option<f64>) -> PropertyInfo {
         PropertyInfo {
@@ -147,11 +150,11 @@ mod tests {
 
     const ALARM: PropertyInfo = property(
         Some(Bound {
-            text: "0",
+            text: Cow::Borrowed("0"),
             value: 0.0,
         }),
         Some(Bound {
-            text: "1",
+            text: Cow::Borrowed("1"),
             value: 1.0,
         }),
         None,
@@ -179,7 +182,7 @@ mod tests {
     fn steps_count_from_the_minimum() {
         let half = property(
             Some(Bound {
-                text: "0.25",
+                text: Cow::Borrowed("0.25"),
                 value: 0.25,
             }),
             None,
