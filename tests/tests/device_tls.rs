@@ -12,7 +12,9 @@ mod common;
 
 use std::time::Duration;
 
-use iot_sdk::{ConnectionState, DeviceMessage, Error, IotDevice, IotDeviceBuilder, StopReason};
+use iot_sdk::{
+    ConnectionState, DeviceMessage, Error, IotDevice, IotDeviceBuilder, MqttBackend, StopReason,
+};
 use iot_sdk_tests::topics::MESSAGES_UP;
 use iot_sdk_tests::{DEFAULT_TIMEOUT, Mosquitto, MosquittoConfig, Pki, Platform, TlsListener};
 use serde_json::json;
@@ -213,25 +215,54 @@ async fn an_encrypted_key_without_its_password_fails_before_connecting() {
     }
 }
 
-/// The broker refuses the certificate after the client finished its side of
-/// the handshake (TLS 1.3), which the SDK cannot tell from a network error:
-/// it retries with backoff instead of stopping (a gap, not a storm).
-#[tokio::test]
-async fn an_untrusted_client_certificate_never_connects() {
-    let pki = Pki::generate().expect("certificates");
+/// A device whose client certificate the broker does not trust, on `backend`
+/// (the builder's choice, or the default for `None`).
+async fn untrusted_client_setup(
+    pki: &Pki,
+    backend: Option<MqttBackend>,
+) -> (Mosquitto, IotDevice, Platform) {
     let listener = pki.server_listener().require_certificate();
-    let (broker, device, _platform) = tls_setup(&pki, listener, |id, b| {
+    tls_setup(pki, listener, |id, b| {
         let cert = pki.untrusted_client_cert(id).expect("a client certificate");
-        b.x509(id, cert.cert, cert.key)
+        let b = b.x509(id, cert.cert, cert.key);
+        match backend {
+            Some(backend) => b.mqtt_backend(backend),
+            None => b,
+        }
     })
-    .await;
+    .await
+}
+
+/// The broker refuses the certificate after the client finished its side of the
+/// handshake (TLS 1.3). rumqtt reads the alert and stops with a TLS error; paho
+/// cannot tell it from a network error and retries with backoff (a gap, not a
+/// storm). Either way the device never connects.
+async fn untrusted_client_certificate_never_connects(backend: Option<MqttBackend>) {
+    let pki = Pki::generate().expect("certificates");
+    let (broker, device, _platform) = untrusted_client_setup(&pki, backend).await;
+    let in_effect = MqttBackend::in_effect(backend).expect("a compiled-in backend");
+    match in_effect {
+        MqttBackend::Rumqtt => {
+            let why = refused_for_good(&broker, &device).await;
+            assert!(
+                why.contains("did not accept the client certificate"),
+                "{why}"
+            );
+        }
+        MqttBackend::Paho => retried_without_connecting(&broker, &device).await,
+    }
+    device.close().await.expect("closes");
+}
+
+/// Checks that the device failed an attempt and keeps retrying, not connected.
+async fn retried_without_connecting(broker: &Mosquitto, device: &IotDevice) {
     let connecting = tokio::spawn({
         let device = device.clone();
         async move { device.connect().await }
     });
     // Lets the spawned connect() start the transport, so that state() exists.
     tokio::task::yield_now().await;
-    common::wait_state(&device, "a failed attempt", |s| {
+    common::wait_state(device, "a failed attempt", |s| {
         matches!(s, ConnectionState::Reconnecting { .. })
     })
     .await;
@@ -241,5 +272,42 @@ async fn an_untrusted_client_certificate_never_connects() {
         "only the platform's CONNECT"
     );
     assert!(!connecting.is_finished(), "connect() has not succeeded");
-    device.close().await.expect("closes");
+}
+
+#[tokio::test]
+async fn an_untrusted_client_certificate_never_connects() {
+    untrusted_client_certificate_never_connects(None).await;
+}
+
+/// `mqtt_backend` picks the MQTT client library (unless `IOT_SDK_MQTT_BACKEND`
+/// overrides it): seen here in how each backend meets a refused client
+/// certificate.
+#[tokio::test]
+async fn the_builder_picks_the_mqtt_backend() {
+    for backend in [MqttBackend::Paho, MqttBackend::Rumqtt] {
+        if backend.is_compiled_in() {
+            untrusted_client_certificate_never_connects(Some(backend)).await;
+        }
+    }
+}
+
+/// A backend whose cargo feature is off is refused by `build()`, naming the
+/// feature; with both compiled in, both build.
+#[test]
+fn a_backend_not_compiled_in_is_a_config_error() {
+    for backend in [MqttBackend::Paho, MqttBackend::Rumqtt] {
+        let built = IotDevice::builder()
+            .server("mqtts://127.0.0.1:8883")
+            .secret("backend_check", "secret")
+            .mqtt_backend(backend)
+            .build();
+        match built {
+            Ok(_) => assert!(backend.is_compiled_in(), "{backend} built"),
+            Err(Error::Config(why)) => {
+                assert!(!backend.is_compiled_in(), "{why}");
+                assert!(why.contains(&format!("cargo feature `{backend}`")), "{why}");
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
 }

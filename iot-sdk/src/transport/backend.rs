@@ -66,6 +66,16 @@ impl MqttBackend {
     }
 }
 
+impl MqttBackend {
+    /// The backend a device runs on when its builder chose `configured` (`None`:
+    /// no choice): `IOT_SDK_MQTT_BACKEND` when set, else `configured`, else the
+    /// default. Fails with [`Error::Config`] for an unknown name or a backend that
+    /// is not compiled in.
+    pub fn in_effect(configured: Option<MqttBackend>) -> Result<MqttBackend> {
+        Backend::pick(configured).map(Backend::public)
+    }
+}
+
 impl Default for MqttBackend {
     /// paho when compiled in, else rumqtt.
     fn default() -> Self {
@@ -121,11 +131,15 @@ impl Backend {
 
     /// `paho` or `rumqtt`.
     pub(crate) fn name(self) -> &'static str {
+        self.public().name()
+    }
+
+    fn public(self) -> MqttBackend {
         match self {
             #[cfg(feature = "paho")]
-            Backend::Paho => MqttBackend::Paho.name(),
+            Backend::Paho => MqttBackend::Paho,
             #[cfg(feature = "rumqtt")]
-            Backend::Rumqtt => MqttBackend::Rumqtt.name(),
+            Backend::Rumqtt => MqttBackend::Rumqtt,
         }
     }
 
