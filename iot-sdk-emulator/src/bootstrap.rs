@@ -215,9 +215,12 @@ impl Provisioning {
     /// The registration a device logging in with `connect` gets on the
     /// instance, or why it may not log in.
     fn check(&self, connect: &ConnectInfo) -> Result<Login, &'static str> {
-        let scope = ScopeClientId::parse(&connect.client_id, false);
-        // A device id may itself end in `_0_x`: only a known scope id counts.
-        if let Some(scope) = scope.filter(|scope| self.has_group(&scope.scope_id)) {
+        // Scope ids and device ids may both contain `_`: try the known scopes.
+        let scope = self
+            .groups
+            .iter()
+            .find_map(|group| ScopeClientId::parse_for(&connect.client_id, &group.scope_id, false));
+        if let Some(scope) = scope {
             return self.check_group(connect, &scope);
         }
         let registry = lock(&self.registry);
@@ -234,10 +237,6 @@ impl Provisioning {
             },
             hand_out_secret: false,
         })
-    }
-
-    fn has_group(&self, scope_id: &str) -> bool {
-        self.groups.iter().any(|group| group.scope_id == scope_id)
     }
 
     /// A registration group's device: the password must be the one derived

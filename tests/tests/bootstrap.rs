@@ -121,14 +121,14 @@ async fn a_registration_group_device_registers_itself_and_keeps_its_issued_secre
     let group_secret = "Z3JvdXAtc2VjcmV0LTE=";
     let group = RegistrationGroup {
         issue_secrets: true,
-        ..RegistrationGroup::new("scope7", group_secret)
+        ..RegistrationGroup::new("scope_7", group_secret)
     };
     let (emulator, server) = provisioning(BootstrapConfig::default().group(group), false).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let cache = dir.path().join("server_info.json");
 
     let bootstrap =
-        Bootstrap::group_secret(server.server_uri(), &device_id, "scope7", group_secret)
+        Bootstrap::group_secret(server.server_uri(), &device_id, "scope_7", group_secret)
             .expect("base64 group secret")
             .cache_file(&cache);
     let device = connect(&bootstrap).await;

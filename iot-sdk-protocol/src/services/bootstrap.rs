@@ -201,21 +201,27 @@ pub struct ScopeClientId {
 
 impl ScopeClientId {
     /// Reads `{device_id}_0_{scope_id}_{flag}_{ts}` or, when `x509`,
-    /// `{device_id}_0_{scope_id}`. Scope ids contain no `_`; device ids may.
+    /// `{device_id}_0_{scope_id}`, for a scope id without `_`; device ids
+    /// may contain `_`. A server that knows its scope ids uses
+    /// [`parse_for`](Self::parse_for), which has no such limit.
     pub fn parse(client_id: &str, x509: bool) -> Option<Self> {
-        let (head, signed) = if x509 {
-            (client_id, None)
-        } else {
-            let (rest, timestamp) = client_id.rsplit_once('_')?;
-            let (rest, flag) = rest.rsplit_once('_')?;
-            let signature = match flag {
-                "0" => SignatureType::NoTimestampCheck,
-                "1" => SignatureType::TimestampCheck,
-                _ => return None,
-            };
-            (rest, Some((signature, Timestamp::parse(timestamp).ok()?)))
-        };
+        let (head, signed) = split_signed(client_id, x509)?;
         let (device_part, scope_id) = head.rsplit_once('_')?;
+        Self::build(device_part, scope_id, signed)
+    }
+
+    /// Reads a client id of the registration group `scope_id`.
+    pub fn parse_for(client_id: &str, scope_id: &str, x509: bool) -> Option<Self> {
+        let (head, signed) = split_signed(client_id, x509)?;
+        let device_part = head.strip_suffix(scope_id)?.strip_suffix('_')?;
+        Self::build(device_part, scope_id, signed)
+    }
+
+    fn build(
+        device_part: &str,
+        scope_id: &str,
+        signed: Option<(SignatureType, Timestamp)>,
+    ) -> Option<Self> {
         let device_id = device_part.strip_suffix("_0")?;
         if device_id.is_empty() || scope_id.is_empty() {
             return None;
@@ -226,6 +232,21 @@ impl ScopeClientId {
             signed,
         })
     }
+}
+
+/// Splits `…_{flag}_{ts}` off a client id (unless `x509`).
+fn split_signed(client_id: &str, x509: bool) -> Option<(&str, Option<(SignatureType, Timestamp)>)> {
+    if x509 {
+        return Some((client_id, None));
+    }
+    let (rest, timestamp) = client_id.rsplit_once('_')?;
+    let (rest, flag) = rest.rsplit_once('_')?;
+    let signature = match flag {
+        "0" => SignatureType::NoTimestampCheck,
+        "1" => SignatureType::TimestampCheck,
+        _ => return None,
+    };
+    Some((rest, Some((signature, Timestamp::parse(timestamp).ok()?))))
 }
 
 #[cfg(test)]
