@@ -70,11 +70,11 @@ fn main() {
         (DataType::Long, false)
     );
     assert_eq!(
-        set_point.min.map(|b| (b.text, b.value)),
+        set_point.min.as_ref().map(|b| (b.text.as_ref(), b.value)),
         Some(("-1.5", -1.5))
     );
     assert_eq!(
-        set_point.max.map(|b| (b.text, b.value)),
+        set_point.max.as_ref().map(|b| (b.text.as_ref(), b.value)),
         Some(("1e3", 1000.0))
     );
     assert_eq!(info.properties[5].data_type, DataType::StringList);

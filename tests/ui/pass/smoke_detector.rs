@@ -109,8 +109,14 @@ fn info() {
     let alarm = &info.properties[0];
     assert_eq!(alarm.data_type, DataType::Int);
     assert!(alarm.writeable && alarm.required);
-    assert_eq!(alarm.min.map(|b| (b.text, b.value)), Some(("0", 0.0)));
-    assert_eq!(alarm.max.map(|b| (b.text, b.value)), Some(("1", 1.0)));
+    assert_eq!(
+        alarm.min.as_ref().map(|b| (b.text.as_ref(), b.value)),
+        Some(("0", 0.0))
+    );
+    assert_eq!(
+        alarm.max.as_ref().map(|b| (b.text.as_ref(), b.value)),
+        Some(("1", 1.0))
+    );
     assert_eq!(alarm.description, Some("0 = clear, 1 = ringing"));
 
     let smoke = &info.properties[1];
@@ -122,10 +128,13 @@ fn info() {
     let temperature = &info.properties[2];
     assert!(temperature.writeable);
     assert_eq!(
-        temperature.min.map(|b| (b.text, b.value)),
+        temperature.min.as_ref().map(|b| (b.text.as_ref(), b.value)),
         Some(("-30", -30.0))
     );
-    assert_eq!(temperature.max.map(|b| b.text), Some("100"));
+    assert_eq!(
+        temperature.max.as_ref().map(|b| b.text.as_ref()),
+        Some("100")
+    );
     assert_eq!(temperature.step, Some(0.5));
 
     let mode = &info.properties[4];
