@@ -29,10 +29,13 @@ const EXAMPLES: &[&str] = &[
     "device_log_sample",
     "ota_sample",
     "file_sample",
+    "bootstrap_sample",
+    "device_rule_sample",
 ];
 
-/// Examples whose protocol has no downlink: the platform only listens.
-const UPLINK_ONLY: &[&str] = &["report_device_info_sample"];
+/// Examples whose protocol has no downlink on the instance: the platform
+/// only listens (the bootstrap answer comes from the provisioning endpoint).
+const UPLINK_ONLY: &[&str] = &["report_device_info_sample", "bootstrap_sample"];
 
 #[test]
 fn every_example_finishes_its_demo_on_the_embedded_platform() {
