@@ -222,12 +222,28 @@ async fn send_ring_alarm(page: &Client) {
     );
 }
 
-/// Writes `mode` and waits for the device's report of it in the shadow.
+/// Writes `mode` from the field the model's enum generated and waits for
+/// the device's report of it in the shadow.
 async fn write_mode(page: &Client) {
     type_into(page, "#write-form [name=service_id]", "smokeDetector").await;
-    let values = find(page, "#write-form [name=properties]").await;
-    values.clear().await.unwrap();
-    values.send_keys(r#"{"mode": "loud"}"#).await.unwrap();
+    let mode = find(page, "#write-fields [name='para:mode']").await;
+    let choices = page
+        .execute(
+            "return [...arguments[0].options].map((o) => o.value)",
+            vec![serde_json::to_value(&mode).unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(choices, json!(["", "quiet", "loud"]), "the enum's values");
+    assert!(
+        !find(page, "#write-json")
+            .await
+            .is_displayed()
+            .await
+            .unwrap(),
+        "the JSON field gives way to the generated form"
+    );
+    mode.select_by_value("loud").await.unwrap();
     click(page, "#write-form button").await;
     let result = wait_text(page, "#properties-result pre.result", "the write", |t| {
         !t.is_empty()
@@ -505,7 +521,7 @@ async fn the_console_api_answers_json_errors_and_refuses_foreign_pages() {
     );
 
     let too_big = http
-        .post(format!("{base}api/model"))
+        .post(format!("{base}api/devices"))
         .header("x-iotda-console", "1")
         .body(vec![b' '; 300 * 1024])
         .send()
@@ -534,6 +550,75 @@ async fn the_console_api_answers_json_errors_and_refuses_foreign_pages() {
 
     console.shutdown().await;
     emulator.shutdown().await;
+}
+
+/// The console's zip export (here made from `models/smokeDetector`) gives
+/// the command forms their parameters; a zip bomb is refused with why.
+#[tokio::test]
+async fn a_zip_model_export_is_read_and_a_hostile_one_refused() {
+    let emulator = start_emulator(&new_device_id("web_zip")).await;
+    let console = emulator
+        .serve_console(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .expect("the console starts");
+    let upload = |name: &str, bytes: Vec<u8>| {
+        reqwest::Client::new()
+            .post(format!("{}api/model?name={name}", console.url()))
+            .header("x-iotda-console", "1")
+            .body(bytes)
+            .send()
+    };
+
+    let answer = upload("smokeDetector.zip", model_zip()).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let answer = json_of(answer).await;
+    let service = &answer["services"][0];
+    assert_eq!(service["service_id"], "smokeDetector");
+    assert_eq!(
+        service["commands"][0],
+        json!({
+            "command_name": "ringAlarm",
+            "paras": [{
+                "para_name": "duration", "data_type": "int", "required": false,
+                "min": "0", "max": "65535", "description": "How long to ring, in seconds."
+            }],
+            "responses": []
+        })
+    );
+
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../iot-sdk-codegen/tests/fuzz-corpus");
+    let bomb = std::fs::read(corpus.join("zip-bomb-3x15MiB.zip")).expect("the corpus zip");
+    let refused = upload("bomb.zip", bomb).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let error = json_of(refused).await;
+    assert!(
+        error["error"].as_str().unwrap().contains("bomb.zip"),
+        "{error}"
+    );
+    let listed = reqwest::get(format!("{}api/model", console.url()))
+        .await
+        .unwrap();
+    assert_eq!(json_of(listed).await.as_array().map(Vec::len), Some(1));
+
+    console.shutdown().await;
+    emulator.shutdown().await;
+}
+
+/// `models/smokeDetector` zipped as the console exports it.
+fn model_zip() -> Vec<u8> {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/smokeDetector");
+    let entries = [
+        "profile/devicetype-capability.json",
+        "service/smokeDetector/profile/servicetype-capability.json",
+    ];
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for entry in entries {
+        let bytes = std::fs::read(folder.join(entry)).expect("the model file");
+        zip.start_file(entry, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zip, &bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
 }
 
 #[tokio::test]

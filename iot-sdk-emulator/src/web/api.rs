@@ -7,7 +7,8 @@
 //! * `POST /api/command`, `/api/properties/set`, `/api/properties/get`,
 //!   `/api/message`, `/api/event`, `/api/desired`: the platform's requests,
 //!   answered with the device's answer and its round-trip time.
-//! * `GET`/`POST /api/model`: the product model's services.
+//! * `GET /api/model`, `POST /api/model?name=` (a zip export or API JSON):
+//!   the product model's services.
 //! * `GET /api/packages`, `POST /api/packages?name=` (the bytes), `POST /api/ota`.
 //! * `GET /api/files`, `POST /api/files?name=` (offer), `GET /api/files/download?name=`.
 //!
@@ -31,7 +32,7 @@ use super::reply::{
     Answer, Body, Failure, failure_response, full, json_response, percent_decode, query_value,
     read_body, read_json, with_type,
 };
-use super::store::{Store, model_services};
+use super::store::{MAX_MODEL, Store, model_services};
 use super::{assets, feed};
 use crate::{App, Direction, MAX_UPLOAD};
 
@@ -138,7 +139,7 @@ impl Console {
             (&Method::POST, "/api/event") => self.event(read_json(body).await?),
             (&Method::POST, "/api/desired") => self.desired(read_json(body).await?),
             (&Method::GET, "/api/model") => json_response(&self.store.services()),
-            (&Method::POST, "/api/model") => self.add_model(read_json(body).await?),
+            (&Method::POST, "/api/model") => self.add_model(query, body).await,
             (&Method::GET, "/api/packages") => json_response(&packages_json(&self.store)),
             (&Method::POST, "/api/packages") => self.add_package(query, body).await,
             (&Method::POST, "/api/ota") => self.offer(read_json(body).await?),
@@ -309,13 +310,16 @@ impl Console {
 
     // --- product model -------------------------------------------------
 
-    fn add_model(&self, model: Value) -> Answer {
-        let services = model_services(model).map_err(Failure::bad_request)?;
+    async fn add_model(&self, query: Option<&str>, body: Incoming) -> Answer {
+        let name = file_name(query)?;
+        let bytes = read_body(body, MAX_MODEL).await?;
+        let (services, warnings) = model_services(&name, &bytes).map_err(Failure::bad_request)?;
         let added = self
             .store
             .add_services(services)
             .map_err(Failure::bad_request)?;
-        json_response(&json!({ "added": added, "services": self.store.services() }))
+        let services = self.store.services();
+        json_response(&json!({ "added": added, "warnings": warnings, "services": services }))
     }
 
     // --- OTA -----------------------------------------------------------

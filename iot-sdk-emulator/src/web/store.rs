@@ -6,8 +6,9 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 
-use iot_sdk_protocol::model::ServiceCapability;
-use serde_json::Value;
+use iot_sdk_protocol::model::{
+    self, ServiceCapability, ServiceCommand, ServiceCommandPara, ServiceProperty,
+};
 
 use crate::PackageInfo;
 use crate::lock;
@@ -84,22 +85,78 @@ impl Store {
     }
 }
 
-/// The services of a product model in the management API's JSON: a
-/// product (`service_capabilities`), a list of services, or one service.
-pub(super) fn model_services(model: Value) -> Result<Vec<ServiceCapability>, String> {
-    let services = match model {
-        Value::Object(mut product) if product.contains_key("service_capabilities") => {
-            product.remove("service_capabilities").unwrap_or_default()
-        }
-        Value::Object(service) => Value::Array(vec![Value::Object(service)]),
-        list => list,
-    };
-    let services: Vec<ServiceCapability> = iot_sdk_protocol::payload::decode_value(services)
-        .map_err(|error| format!("not a product model: {error}"))?;
-    if let Some(nameless) = services.iter().position(|s| s.service_id.is_empty()) {
-        return Err(format!("service {nameless} has no service_id"));
+/// Largest model upload: the console's zip export or API JSON.
+pub(super) const MAX_MODEL: usize = 16 * 1024 * 1024;
+
+/// A model upload read and checked by the protocol crate (a zip export, or
+/// API JSON: a product, a service or a list), as services in the API's
+/// shape the page builds its forms from, plus the values left out.
+pub(super) fn model_services(
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<(Vec<ServiceCapability>, Vec<String>), String> {
+    let loaded = model::read_model(file_name, bytes).map_err(|error| error.to_string())?;
+    let services = loaded.model.services.iter().map(capability).collect();
+    let warnings = loaded.warnings.iter().map(ToString::to_string).collect();
+    Ok((services, warnings))
+}
+
+fn capability(service: &model::Service) -> ServiceCapability {
+    ServiceCapability {
+        service_id: service.service_id.clone(),
+        service_type: service.service_type.clone(),
+        properties: service.properties.iter().map(property).collect(),
+        commands: service.commands.iter().map(command).collect(),
+        events: Vec::new(),
+        description: service.description.clone(),
+        option: service.option.clone(),
     }
-    Ok(services)
+}
+
+fn property(property: &model::Property) -> ServiceProperty {
+    let constraints = &property.constraints;
+    ServiceProperty {
+        property_name: property.name.clone(),
+        data_type: property.data_type.as_str().to_owned(),
+        required: property.required,
+        enum_list: enum_list(constraints),
+        min: constraints.min.as_ref().map(|bound| bound.text.to_string()),
+        max: constraints.max.as_ref().map(|bound| bound.text.to_string()),
+        max_length: constraints.max_length,
+        step: constraints.step,
+        unit: property.unit.clone(),
+        method: property.access.method(),
+        description: property.description.clone(),
+        default_value: property.default_value.clone(),
+    }
+}
+
+fn command(command: &model::Command) -> ServiceCommand {
+    ServiceCommand {
+        command_name: command.name.clone(),
+        paras: command.paras.iter().map(para).collect(),
+        responses: Vec::new(),
+    }
+}
+
+fn para(para: &model::Para) -> ServiceCommandPara {
+    let constraints = &para.constraints;
+    ServiceCommandPara {
+        para_name: para.name.clone(),
+        data_type: para.data_type.as_str().to_owned(),
+        required: para.required,
+        enum_list: enum_list(constraints),
+        min: constraints.min.as_ref().map(|bound| bound.text.to_string()),
+        max: constraints.max.as_ref().map(|bound| bound.text.to_string()),
+        max_length: constraints.max_length,
+        step: constraints.step,
+        unit: para.unit.clone(),
+        description: para.description.clone(),
+    }
+}
+
+fn enum_list(constraints: &model::Constraints) -> Option<Vec<String>> {
+    (!constraints.enum_list.is_empty()).then(|| constraints.enum_list.clone())
 }
 
 /// 128 random bits in hex. `RandomState` keys come from the operating
