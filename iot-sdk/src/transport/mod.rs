@@ -24,9 +24,11 @@
 //!   paho's own callback thread deadlocks it. One disposal thread destroys old
 //!   clients once paho provably released that token (its callbacks are dropped), and
 //!   paho's blocking calls (connect, disconnect, destroy) never run on a runtime thread.
-//! * paho notices a dead link only after up to 2.5 keep-alives; the driver drops a
-//!   connection on which acknowledgements were awaited for a whole keep-alive with
-//!   nothing heard from the broker.
+//! * paho notices a dead link only after up to 2.5 keep-alives and reports no
+//!   PINGRESP: the driver drops a connection on which acknowledgements were awaited
+//!   for a whole keep-alive with nothing heard from the broker, and on an idle link
+//!   silent for a keep-alive it asks the broker for an UNSUBACK itself (`driver.rs`,
+//!   `Probe`), so that a dead link is noticed within 1.5 keep-alives.
 //! * rumqttc (0.25) reports acknowledgements only as events with packet ids; its
 //!   connection task pairs them with the futures the session awaits (`rumqtt.rs`).
 //!   Its keep-alive notices a dead idle link within 2 keep-alives.
