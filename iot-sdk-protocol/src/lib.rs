@@ -1,11 +1,14 @@
-//! The IoTDA wire protocol, without I/O: authentication, topics, payloads, time.
+//! The IoTDA wire protocol, without I/O: authentication, topics, payloads, time,
+//! product models.
 //!
 //! Every topic string and payload field of the wire lives here and nowhere else.
 //! Section numbers (§) refer to `docs/protocol.md`.
 //!
 //! * [`auth`]: client id, user name and password of the MQTT CONNECT (§1.3, §1.4).
 //! * [`filter`]: MQTT topic-name and topic-filter rules and matching.
-//! * [`model`]: the product model in the management API's JSON (§5.1).
+//! * [`model`]: product models (§5): the management API's JSON, the checked
+//!   model shared by the runtime, the code generator and the emulator, and
+//!   reading it from bytes (API JSON, or the console's zip export).
 //! * [`topic`]: the `$oc/devices/{device_id}/…` topics, formatted and parsed
 //!   by one enum (§1.9, §2.1, §2.2, §2.8).
 //! * [`payload`]: serde types of the JSON bodies (§3).

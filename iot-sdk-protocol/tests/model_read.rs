@@ -9,7 +9,8 @@ mod model_inputs;
 use std::fs;
 
 use iot_sdk_protocol::model::{
-    DataType, PackageFile, ProblemKind, read_json, read_model, read_package, read_zip,
+    DataType, MAX_MODEL_FILE, PackageFile, ProblemKind, read_json, read_model, read_package,
+    read_zip,
 };
 use model_inputs::{ZipDamage, ZipEntry, models, zip_bytes, zip_entries_of};
 
@@ -95,6 +96,17 @@ fn a_package_without_its_device_file_says_so() {
     assert_eq!(
         error.problems()[0].kind,
         ProblemKind::MissingFile,
+        "{error}"
+    );
+}
+
+#[test]
+fn an_upload_past_the_size_bound_is_refused_unread() {
+    let mut huge = b"[".to_vec();
+    huge.resize(usize::try_from(MAX_MODEL_FILE).unwrap() + 1, b' ');
+    let error = read_model("huge.json", &huge).unwrap_err();
+    assert!(
+        error.problems()[0].message.contains("larger than 16 MiB"),
         "{error}"
     );
 }

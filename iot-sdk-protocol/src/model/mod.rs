@@ -24,7 +24,8 @@ pub use error::{ModelError, Problem, ProblemKind};
 #[cfg(feature = "zip")]
 pub use read::read_zip;
 pub use read::{
-    Loaded, PackageBudget, PackageFile, is_package_file, read_json, read_model, read_package,
+    Loaded, MAX_MODEL_FILE, PackageBudget, PackageFile, is_package_file, read_json, read_model,
+    read_package,
 };
 pub use types::{
     Access, Bound, Command, Constraints, DataType, Event, Para, Product, ProductModel, Property,

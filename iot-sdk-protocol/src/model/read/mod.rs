@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use self::check::Checker;
-pub use self::package::{PackageBudget, PackageFile, is_package_file};
+pub use self::package::{MAX_MODEL_FILE, PackageBudget, PackageFile, is_package_file};
 use self::raw::{RawDevice, RawDeviceFile, RawProduct, RawService, RawServiceFile, RawServiceRef};
 use super::error::{JsonPath, ModelError, Problem, ProblemKind};
 use super::types::{Product, ProductModel, Service};
@@ -60,7 +60,11 @@ fn has_zip_extension(name: &str) -> bool {
 /// Reads the JSON of the API format (§5.1): a product (with
 /// `service_capabilities`), one service (what the runtime exports), or a
 /// list of services; or a lone `servicetype-capability.json` (§5.2).
+/// More than [`MAX_MODEL_FILE`] bytes are refused.
 pub fn read_json(name: &str, json: &[u8]) -> Result<Loaded, ModelError> {
+    if json.len() as u64 > MAX_MODEL_FILE {
+        return Err(package::too_large(name));
+    }
     let file = PackageFile {
         name: name.to_string(),
         bytes: json.to_vec(),
