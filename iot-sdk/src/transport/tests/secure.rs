@@ -4,8 +4,9 @@
 use std::fs;
 use std::time::Duration;
 
-use openssl::pkey::PKey;
-use openssl::symm::Cipher;
+use pkcs8::der::pem::LineEnding;
+use pkcs8::pkcs5::pbes2;
+use pkcs8::{DecodePrivateKey, PrivateKeyInfo};
 
 use super::support::{Mosquitto, Pki, ScriptedBroker, anonymous, config, start, within};
 use super::{next_message, state, until_gone};
@@ -208,14 +209,19 @@ async fn an_untrusted_client_certificate_never_connects(backend: Backend) {
 }
 
 /// Writes `client-encrypted.key`: the client key as encrypted PKCS#8 (PBES2,
-/// AES-256-CBC), password `s3cret`, as OpenSSL writes it.
+/// PBKDF2-SHA256, AES-256-CBC), password `s3cret`, as OpenSSL writes it.
 fn encrypt_client_key(pki: &Pki) {
-    let key = PKey::private_key_from_pem(&fs::read(pki.path("client.key")).expect("key"))
-        .expect("parse key");
-    let encrypted = key
-        .private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), b"s3cret")
-        .expect("encrypt key");
-    fs::write(pki.path("client-encrypted.key"), encrypted).expect("write key");
+    let pem = fs::read_to_string(pki.path("client.key")).expect("key");
+    let plain = pkcs8::SecretDocument::from_pkcs8_pem(&pem).expect("parse key");
+    let info = PrivateKeyInfo::try_from(plain.as_bytes()).expect("PKCS#8 key");
+    let params = pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, b"test salt", &[7; 16])
+        .expect("PBES2 parameters");
+    let encrypted = info
+        .encrypt_with_params(params, b"s3cret")
+        .expect("encrypt key")
+        .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+        .expect("PEM");
+    fs::write(pki.path("client-encrypted.key"), encrypted.as_bytes()).expect("write key");
 }
 
 async fn a_missing_ca_file_stops_before_any_traffic(backend: Backend) {

@@ -1,5 +1,5 @@
 //! Test helpers: mosquitto as a child process, a broker that answers every CONNECT
-//! with one CONNACK code, generated certificates, and a paho subscriber.
+//! with one CONNACK code, generated certificates, and a platform-side subscriber.
 
 use std::fs;
 use std::net::TcpListener as StdListener;
@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use paho_mqtt as paho;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -437,41 +436,51 @@ impl Pki {
     }
 }
 
-/// A plain paho client with a persistent session (it survives broker restarts when
-/// mosquitto persists sessions) that collects the payloads on one filter.
+/// A plain rumqttc client with a persistent session (it survives broker restarts
+/// when mosquitto persists sessions) that collects the payloads on one filter. A
+/// test client of neither backend's making: it needs no C library, so the tests of
+/// a pure-Rust build stay pure Rust.
 pub(super) struct Subscriber {
-    client: Option<paho::AsyncClient>,
     payloads: mpsc::UnboundedReceiver<Vec<u8>>,
+    events: JoinHandle<()>,
 }
 
 impl Subscriber {
     /// Connects to `127.0.0.1:port` and subscribes `filter` at QoS 1.
     pub(super) async fn connect(port: u16, filter: &str) -> Self {
-        let client = paho::CreateOptionsBuilder::new()
-            .server_uri(format!("tcp://127.0.0.1:{port}"))
-            .client_id("test-subscriber")
-            .persistence(paho::PersistenceType::None)
-            .create_client()
-            .expect("create the subscriber");
+        let mut options = rumqttc::MqttOptions::new("test-subscriber", "127.0.0.1", port);
+        options
+            .set_clean_session(false)
+            .set_keep_alive(Duration::from_secs(5));
+        let (client, mut events) = rumqttc::AsyncClient::new(options, 64);
+        // Queued now, sent once the event loop connects.
+        client
+            .subscribe(filter, rumqttc::QoS::AtLeastOnce)
+            .await
+            .expect("subscription queued");
         let (tx, payloads) = mpsc::unbounded_channel();
-        client.set_message_callback(move |_, message| {
-            if let Some(message) = message {
-                let _ = tx.send(message.payload().to_vec());
+        let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
+        let mut subscribed_tx = Some(subscribed_tx);
+        // The event loop reconnects on the next poll after an error.
+        let events = tokio::spawn(async move {
+            let _client = client;
+            loop {
+                match events.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(message))) => {
+                        let _ = tx.send(message.payload.to_vec());
+                    }
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                        if let Some(done) = subscribed_tx.take() {
+                            let _ = done.send(());
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
             }
         });
-        let options = paho::ConnectOptionsBuilder::new()
-            .clean_session(false)
-            .automatic_reconnect(Duration::from_secs(1), Duration::from_secs(1))
-            .finalize();
-        client.connect(options).await.expect("subscriber connects");
-        client
-            .subscribe(filter, 1)
-            .await
-            .expect("subscriber subscribes");
-        Self {
-            client: Some(client),
-            payloads,
-        }
+        within(subscribed).await.expect("subscriber subscribes");
+        Self { payloads, events }
     }
 
     /// The next payload received.
@@ -484,17 +493,6 @@ impl Subscriber {
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        // Never destroy a test client: paho's tokens hold clones of it, and one
-        // completing after ours is gone destroys the client on paho's callback
-        // thread, which deadlocks every client. The test process is short-lived.
-        if let Some(client) = self.client.take() {
-            std::thread::spawn(move || {
-                // Settled first, so that no token of this client is left pending.
-                let _ = client
-                    .disconnect(None)
-                    .wait_for(std::time::Duration::from_secs(1));
-                std::mem::forget(client);
-            });
-        }
+        self.events.abort();
     }
 }
