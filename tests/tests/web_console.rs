@@ -114,6 +114,7 @@ async fn the_console_shows_a_device_and_drives_commands_writes_and_ota_in_a_brow
     std::fs::write(&path, &screenshot).expect("the screenshot is written");
     println!("console screenshot: {}", path.display());
 
+    open_with_token(page, &emulator, &device_id).await;
     browser.close().await;
     device.close().await.expect("the device closes");
     console.shutdown().await;
@@ -426,6 +427,21 @@ async fn register_on_the_page(page: &Client, emulator: &Emulator) {
     wait_text(page, state, "the new device", |t| t == "offline").await;
     assert!(emulator.app().is_registered("camera_1"));
     click(page, "#register summary").await;
+}
+
+/// A console bound beyond loopback works in the browser through the URL
+/// with its token, which the page passes on to the API and the feed.
+async fn open_with_token(page: &Client, emulator: &Emulator, device_id: &str) {
+    let open = emulator
+        .serve_console(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
+        .await
+        .expect("the console starts");
+    assert!(open.url().contains("?token="), "{}", open.url());
+    page.goto(&open.url()).await.expect("the page opens");
+    wait_text(page, "#feed-state", "the live feed", |t| t == "live").await;
+    let state = format!("li[data-device-id='{device_id}'] .state");
+    wait_text(page, &state, "the device", |t| t == "online").await;
+    open.shutdown().await;
 }
 
 // --- the console's API without a browser --------------------------------
