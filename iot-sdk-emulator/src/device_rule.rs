@@ -17,9 +17,6 @@ use iot_sdk_protocol::services::device_rule::{
 use iot_sdk_protocol::topic::{Topic, TopicKind};
 use serde_json::{Map, Value, json};
 
-use crate::lock;
-use crate::platform::Platform;
-
 /// The rules of every device, by device id and rule id.
 #[derive(Debug, Default)]
 pub(crate) struct RuleStore {
@@ -56,25 +53,28 @@ impl RuleStore {
     }
 }
 
-/// Handles one `$device_rule` event from a device.
-pub(crate) fn on_event(platform: &Platform, device_id: &str, event: &Event) {
+/// The answer to one `$device_rule` event from a device, and where it goes:
+/// a `device_rule_config_request` gets the rules it names.
+pub(crate) fn answer(
+    store: &RuleStore,
+    device_id: &str,
+    event: &Event,
+) -> Option<(Topic, EventEnvelope)> {
     if event.event_type != CONFIG_REQUEST {
-        return;
+        return None;
     }
     let request: ConfigRequest = match event.decode_paras() {
         Ok(request) => request,
         Err(error) => {
             tracing::warn!(device_id, %error, "malformed device rule request dropped");
-            return;
+            return None;
         }
     };
-    let rules = lock(&platform.device_rules).get(device_id, &request.rule_ids);
-    let response = ConfigResponse { rules_infos: rules };
+    let response = ConfigResponse {
+        rules_infos: store.get(device_id, &request.rule_ids),
+    };
     let envelope = EventEnvelope::single(Some(device_id.to_owned()), response.to_event());
-    let topic = Topic::new(device_id, TopicKind::EventsDown);
-    if let Err(error) = platform.send(&topic, &envelope) {
-        tracing::warn!(device_id, %error, "could not answer a device rule request");
-    }
+    Some((Topic::new(device_id, TopicKind::EventsDown), envelope))
 }
 
 #[cfg(test)]
@@ -108,5 +108,21 @@ mod tests {
         let got = store.get("d", &["a".into(), "b".into()]);
         assert_eq!(got, vec![rule("b", 2)]);
         assert!(store.get("other", &["b".into()]).is_empty());
+    }
+
+    #[test]
+    fn a_config_request_is_answered_with_the_named_rules() {
+        let mut store = RuleStore::default();
+        store.set("d", vec![rule("a", 1), rule("b", 1)]);
+        let request = ConfigRequest {
+            rule_ids: vec!["b".into(), "gone".into()],
+            del_ids: Vec::new(),
+        };
+        let (topic, envelope) = answer(&store, "d", &request.to_event()).unwrap();
+        assert_eq!(topic.to_string(), "$oc/devices/d/sys/events/down");
+        let response: ConfigResponse = envelope.services[0].decode_paras().unwrap();
+        assert_eq!(response.rules_infos, vec![rule("b", 1)]);
+        let other = Event::new("$device_rule", "other", &json!({})).unwrap();
+        assert!(answer(&store, "d", &other).is_none());
     }
 }

@@ -394,7 +394,7 @@ impl Platform {
                     self.answer_time_sync(device_id, envelope.object_device_id.clone(), &event)
                 }
                 file::SERVICE_ID => crate::file_manager::on_event(self, device_id, &event),
-                device_rule::SERVICE_ID => crate::device_rule::on_event(self, device_id, &event),
+                device_rule::SERVICE_ID => self.answer_device_rule(device_id, &event),
                 sub_device::SERVICE_ID => {
                     crate::gateway::on_event(self, device_id, object_device_id, &event)
                 }
@@ -405,6 +405,16 @@ impl Platform {
                 object_device_id: envelope.object_device_id.clone(),
                 event,
             });
+        }
+    }
+
+    /// Answers a device's `$device_rule` request with its rules (§4.7).
+    fn answer_device_rule(&self, device_id: &str, event: &Event) {
+        let answer = crate::device_rule::answer(&lock(&self.device_rules), device_id, event);
+        if let Some((topic, envelope)) = answer
+            && let Err(error) = self.send(&topic, &envelope)
+        {
+            tracing::warn!(device_id, %error, "could not answer a device rule request");
         }
     }
 
