@@ -2,8 +2,8 @@
 //! arrive through the shadow's property set and the device's config
 //! request, fire locally through the `#[command]` path, once per crossing
 //! for thresholds and on schedule for timers (test clock), survive a
-//! reconnect, are replaced by newer versions, and a rule naming an unknown
-//! command is reported without harm.
+//! reconnect, are replaced by newer versions, a rule naming an unknown
+//! command is reported without harm, and a gateway's rule commands its child.
 
 #![allow(
     clippy::expect_used,
@@ -241,4 +241,70 @@ async fn a_daily_timer_rule_fires_on_schedule_by_the_test_clock() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(boiler.read(|b| b.rang).await, 1);
     device.close().await.expect("closes");
+}
+
+#[tokio::test]
+async fn a_gateway_rule_commands_its_child_and_reports_an_unknown_device() {
+    use iot_sdk::gateway::{Gateway, JsonFile};
+    use iot_sdk::protocol::services::sub_device::NewSubDevice;
+    use iot_sdk_emulator::{DeviceRegistration, EmulatorConfig};
+
+    let gateway_id = common::new_device_id("rule-gw");
+    let config =
+        EmulatorConfig::default().device(DeviceRegistration::secret(&gateway_id, common::SECRET));
+    let emulator = Emulator::start(config).await.expect("emulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let device = common::device_builder(&emulator.server_uri(), &gateway_id)
+        .build()
+        .expect("configuration");
+    let gateway =
+        Gateway::new(device, JsonFile::new(dir.path().join("children.json"))).expect("child list");
+    within("connect", gateway.device().connect())
+        .await
+        .expect("connects");
+    let lamp = NewSubDevice {
+        node_id: "lamp".into(),
+        product_id: "light".into(),
+        ..NewSubDevice::default()
+    };
+    within("the child to be added", gateway.add_sub_devices(vec![lamp]))
+        .await
+        .expect("added");
+    let (seen, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    gateway.child("light_lamp").on_command(move |command| {
+        let seen = seen.clone();
+        async move {
+            let _ = seen.send(command.command_name);
+            Ok(CommandResponse::success())
+        }
+    });
+    let engine = gateway.device().enable_rules();
+    let (unrunnable, mut unrunnable_rx) = tokio::sync::mpsc::unbounded_channel();
+    engine.on_unrunnable(move |action, _why| {
+        let _ = unrunnable.send(action.device_id.clone());
+    });
+    let rule = |target: &str, id: &str| -> Rule {
+        let mut rule = threshold(&gateway_id, 1, "40", "switchOn");
+        rule.rule_id = id.into();
+        rule.actions[0].device_id = target.into();
+        rule
+    };
+    let rules = vec![rule("light_lamp", "lamp-on"), rule("light_ghost", "ghost")];
+    emulator.set_rules(&gateway_id, rules).expect("rules set");
+    wait_for_rules(&engine, &[("ghost".into(), 1), ("lamp-on".into(), 1)]).await;
+
+    let hot = ServiceProperties::new(
+        "boiler",
+        json!({"temperature": 50}).as_object().cloned().unwrap(),
+    );
+    gateway
+        .device()
+        .report_properties(vec![hot])
+        .await
+        .expect("reported");
+    let command = within("the child's command", seen_rx.recv()).await;
+    assert_eq!(command.as_deref(), Some("switchOn"));
+    let unknown = within("the unknown device", unrunnable_rx.recv()).await;
+    assert_eq!(unknown.as_deref(), Some("light_ghost"));
+    gateway.device().close().await.expect("closes");
 }
