@@ -126,6 +126,7 @@ async fn rules_survive_a_reconnect_and_run_while_offline() {
     let (emulator, device, boiler, _engine) =
         with_rules_for_own_id("rule-reconnect", |id| vec![threshold(id, 1, "40", "ring")]).await;
     let mut state = device.state().expect("started");
+    let mut events = emulator.subscribe_events();
     assert!(emulator.disconnect_device(device.device_id()));
     within(
         "the device to see the loss",
@@ -141,6 +142,18 @@ async fn rules_survive_a_reconnect_and_run_while_offline() {
     )
     .await
     .expect("state");
+    // Back online, the device asks again for the rules it has.
+    within("the rules to be asked for again", async {
+        loop {
+            if let Ok(iot_sdk_emulator::DeviceEvent::Event { event, .. }) = events.recv().await
+                && event.event_type == "device_rule_config_request"
+            {
+                assert_eq!(event.paras["ruleIds"], json!(["too-hot"]));
+                return;
+            }
+        }
+    })
+    .await;
     assert_eq!(report(&boiler, 30.0).await, 1);
     assert_eq!(report(&boiler, 47.0).await, 2, "the rule is still there");
     device.close().await.expect("closes");

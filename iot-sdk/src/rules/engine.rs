@@ -76,6 +76,15 @@ impl RuleBook {
         })
     }
 
+    /// The request for every rule still wanted, if any: sent again after
+    /// each connect, so rules changed while offline are fetched.
+    pub(crate) fn wanted_request(&self) -> Option<ConfigRequest> {
+        (!self.wanted.is_empty()).then(|| ConfigRequest {
+            rule_ids: self.wanted.iter().cloned().collect(),
+            del_ids: Vec::new(),
+        })
+    }
+
     /// Applies a `device_rule_config_response`: inactive rules are dropped,
     /// newer versions replace older ones. Returns the ids changed.
     pub(crate) fn on_config(
@@ -584,6 +593,18 @@ mod tests {
         );
         let versions: RuleVersions = serde_json::from_value(json!({"b": {"version": -1}})).unwrap();
         assert_eq!(book.on_versions(&versions), None);
+        assert_eq!(book.wanted_request(), None);
+        book.on_config(
+            ConfigResponse {
+                rules_infos: vec![threshold(5, "60")],
+            },
+            now,
+        );
+        let again = book.wanted_request().unwrap();
+        assert_eq!(
+            (again.rule_ids, again.del_ids),
+            (vec!["hot".to_string()], vec![])
+        );
     }
 
     #[test]

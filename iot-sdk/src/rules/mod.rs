@@ -29,7 +29,7 @@ use tracing::{info, warn};
 pub use engine::Firing;
 
 use crate::IotDevice;
-use crate::device_core::{DeviceCore, HookFuture, SystemService, Target};
+use crate::device_core::{Connection, DeviceCore, HookFuture, SystemService, Target};
 use crate::dispatch;
 use crate::handler::HandlerResult;
 use crate::protocol::payload::{Command, ServiceProperties};
@@ -132,6 +132,16 @@ struct RuleService {
 impl SystemService for RuleService {
     fn service_id(&self) -> &'static str {
         SERVICE_ID
+    }
+
+    /// After every connect, asks again for the rules the device has or
+    /// wants: the platform may have changed them while it was away.
+    fn greeting(&self, _core: &DeviceCore, _connection: &Connection) -> Vec<Event> {
+        let request = lock(&self.state.book).wanted_request();
+        request
+            .map(|request| request.to_event())
+            .into_iter()
+            .collect()
     }
 
     fn on_event<'a>(&'a self, _core: &'a DeviceCore, event: Event) -> HookFuture<'a> {
