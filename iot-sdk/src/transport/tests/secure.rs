@@ -298,6 +298,53 @@ fn certificate_files_are_checked_with_the_file_named(check_files: fn(&TlsConfig)
     check("ca.pem", Some(client_cert(&pki, "client.key", None))).expect("plain key");
 }
 
+/// The TLS of HTTPS downloads verifies like the MQTT connection: a server with a
+/// certificate of another CA is refused, one for another name too unless host-name
+/// verification is turned off.
+#[tokio::test]
+async fn https_trusts_the_ca_file_and_checks_host_names() {
+    let pki = Pki::generate();
+    let broker = Mosquitto::start(&pki.listener("wrong-host")).await;
+    let handshake = |ca: &str, verify_host_name: bool| {
+        let tls = TlsConfig {
+            ca_file: Some(pki.path(ca)),
+            verify_host_name,
+            client_cert: None,
+        };
+        let config = crate::transport::rustls_tls::https_config(Some(&tls));
+        let port = broker.port();
+        async move {
+            let config = config.expect("an HTTPS TLS configuration");
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("the server listens");
+            let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("a name");
+            tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+                .connect(name, tcp)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+    };
+    let wrong_name = within(handshake("ca.pem", true)).await;
+    assert!(
+        wrong_name
+            .as_ref()
+            .is_err_and(|e| e.contains("not valid for name")),
+        "{wrong_name:?}"
+    );
+    within(handshake("ca.pem", false))
+        .await
+        .expect("the name is not checked when turned off");
+    let other_ca = within(handshake("other-ca.pem", false)).await;
+    assert!(
+        other_ca
+            .as_ref()
+            .is_err_and(|e| e.contains("UnknownIssuer")),
+        "{other_ca:?}"
+    );
+}
+
 super::on_every_backend! {
     #[tokio::test] a_verified_server_carries_messages,
     #[tokio::test] an_untrusted_server_is_refused_for_good,
