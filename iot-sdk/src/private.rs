@@ -19,10 +19,11 @@ pub use serde_json::{self, Map};
 
 pub use crate::protocol::payload::CommandResponse;
 pub use crate::service::CommandFuture;
+pub use crate::service::command::{CommandFn, CommandRegistration};
 pub use crate::service::model::{command_paras, no_paras};
 pub use crate::service::{
-    Bound, CommandRegistration, DataType, IntoCommandResponse, IotService, NumericProperty,
-    PropertyError, PropertyInfo, PropertyType, ServiceInfo, TextProperty,
+    Bound, DataType, IntoCommandResponse, IotService, NumericProperty, PropertyError, PropertyInfo,
+    PropertyType, ServiceInfo, TextProperty,
 };
 
 /// The error for a property index the service does not stage (never

@@ -8,7 +8,7 @@
 //!
 //! [`IotDevice::add_service`]: crate::IotDevice::add_service
 
-mod command;
+pub(crate) mod command;
 mod entry;
 mod handle;
 mod info;
@@ -23,8 +23,6 @@ pub use info::{PropertyError, PropertyInfo, ServiceInfo};
 pub use crate::protocol::model::{Bound, DataType};
 pub use model::capability;
 pub use value::{NumericProperty, PropertyType, TextProperty};
-
-pub use command::{CommandFn, CommandRegistration};
 
 pub(crate) use command::unadded_commands;
 
