@@ -207,9 +207,7 @@ impl IotDevice {
             }
         });
         if !added {
-            return Err(Error::Config(format!(
-                "service {service_id} is added twice"
-            )));
+            return Err(Error::Duplicate(format!("service {service_id}")));
         }
         let core = &self.core;
         Ok(Service::new(

@@ -1,5 +1,6 @@
 //! The one error type of the SDK.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Result alias used throughout the SDK.
@@ -12,6 +13,22 @@ pub enum Error {
     /// The configuration is invalid; the message names the setting.
     #[error("bad configuration: {0}")]
     Config(String),
+    /// Something that exists once was added again: a service id on one
+    /// device or child, a command name in one service, the gateway role.
+    #[error("added twice: {0}")]
+    Duplicate(String),
+    /// The call starts background work and was made outside a Tokio runtime.
+    #[error("{0} must be called inside a Tokio runtime")]
+    NoRuntime(&'static str),
+    /// A file the SDK keeps (e.g. a gateway's child list) holds no valid data.
+    #[error("{} is not valid", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the parser found.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The platform refused the credentials (CONNACK 4). The SDK does not retry.
     #[error("authentication refused: {0}")]
     Authentication(String),

@@ -475,7 +475,7 @@ async fn a_service_id_is_added_once() {
         })
         .err()
         .expect("refused");
-    assert!(matches!(error, iot_sdk::Error::Config(_)), "{error}");
+    assert!(matches!(error, iot_sdk::Error::Duplicate(_)), "{error}");
     assert!(error.to_string().contains("battery"), "{error}");
     device.close().await.expect("closes");
 }

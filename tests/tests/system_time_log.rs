@@ -657,7 +657,7 @@ async fn a_failing_forward_does_not_feed_itself() {
 fn the_layer_needs_a_runtime_and_the_clock_does_not() {
     let build = |b: IotDeviceBuilder| b.server("127.0.0.1").secret("prod_node", SECRET);
     let device = build(IotDevice::builder()).build().expect("builds");
-    assert!(matches!(device.log_layer(), Err(Error::Config(_))));
+    assert!(matches!(device.log_layer(), Err(Error::NoRuntime(_))));
     // The clock's sync task starts with the connection, inside its runtime.
     build(IotDevice::builder())
         .sync_clock(true)

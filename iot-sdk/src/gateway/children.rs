@@ -60,7 +60,7 @@ impl Children {
     pub(super) fn enable(&self, persistence: Arc<dyn SubDevicePersistence>) -> Result<()> {
         let loaded = persistence.load()?;
         if self.persistence.set(persistence).is_err() {
-            return Err(Error::Config("this device is already a gateway".into()));
+            return Err(Error::Duplicate("this device is already a gateway".into()));
         }
         *lock(&self.list) = ChildIndex::new(loaded);
         Ok(())
@@ -246,8 +246,8 @@ impl ChildDevice {
             }
         });
         if !added {
-            return Err(Error::Config(format!(
-                "child {}: service {service_id} is added twice",
+            return Err(Error::Duplicate(format!(
+                "child {}: service {service_id}",
                 self.device_id
             )));
         }

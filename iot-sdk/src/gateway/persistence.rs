@@ -89,11 +89,9 @@ impl SubDevicePersistence for JsonFile {
             }
             Err(e) => return Err(e.into()),
         };
-        serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Config(format!(
-                "child device list {} is not valid: {e}",
-                self.path.display()
-            ))
+        serde_json::from_slice(&bytes).map_err(|source| Error::Corrupt {
+            path: self.path.clone(),
+            source,
         })
     }
 

@@ -75,9 +75,8 @@ struct Record {
 
 impl PlatformLogLayer {
     pub(super) fn start(core: &Arc<DeviceCore>) -> Result<Self> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::Config("log_layer() needs to be called inside a Tokio runtime".into())
-        })?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::NoRuntime("IotDevice::log_layer"))?;
         let (records, queued) = mpsc::channel(QUEUE);
         let (settings, log_type) = watch::channel(LogType::default());
         let forwarder = Forwarder {

@@ -62,7 +62,7 @@ impl<S: IotService> ServiceCell<S> {
         let mut commands: Vec<(&'static str, CommandFn)> = Vec::with_capacity(registered.len());
         for (i, command) in registered.iter().enumerate() {
             if let Some(first) = registered[..i].iter().find(|c| c.name == command.name) {
-                return Err(Error::Config(format!(
+                return Err(Error::Duplicate(format!(
                     "service {}: command {:?} is registered twice ({} and {})",
                     S::info().service_id,
                     command.name,

@@ -105,13 +105,12 @@ impl Reporter {
         period: Duration,
     ) -> Result<()> {
         if period.is_zero() {
-            return Err(Error::Config(
+            return Err(Error::InvalidArgument(
                 "auto_report: the period must not be zero".into(),
             ));
         }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::Config("auto_report must be called inside a tokio runtime".into())
-        })?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::NoRuntime("Service::auto_report"))?;
         self.stop_auto_report(owner.as_deref(), service.service_id());
         let mut tickers = lock(&self.tickers);
         let ticker = tickers.entry(period).or_insert_with(|| {
