@@ -267,8 +267,8 @@ impl IotDeviceBuilder {
         self
     }
 
-    /// The MQTT client library. Default: paho when its cargo feature is on, else
-    /// rumqtt. The environment variable `IOT_SDK_MQTT_BACKEND=paho|rumqtt`, when
+    /// The MQTT client library. Default: rumqtt when its cargo feature is on, else
+    /// paho. The environment variable `IOT_SDK_MQTT_BACKEND=paho|rumqtt`, when
     /// set, overrides this choice (to run any program or test suite on the other
     /// backend without a rebuild). `build()` fails with [`Error::Config`] when the
     /// chosen backend's cargo feature is off.

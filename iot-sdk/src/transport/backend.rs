@@ -26,8 +26,11 @@ use crate::protocol::auth::Credentials;
 pub(crate) const BACKEND_VARIABLE: &str = "IOT_SDK_MQTT_BACKEND";
 
 /// The backend when both are compiled in and none is picked. Switching the default
-/// is this one line.
-const PREFERRED: MqttBackend = MqttBackend::Paho;
+/// is this one line. rumqtt, by measurement: both backends pass the long chaos run
+/// (no abort, freeze or unacknowledged loss), but only rumqtt brings 10,000 devices
+/// of one process back after a broker restart, at a fifth of paho's CPU per report
+/// (README: *Chaos suite*, *Scale*).
+const PREFERRED: MqttBackend = MqttBackend::Rumqtt;
 
 /// The MQTT client library a device runs on.
 ///
@@ -77,7 +80,7 @@ impl MqttBackend {
 }
 
 impl Default for MqttBackend {
-    /// paho when compiled in, else rumqtt.
+    /// rumqtt when compiled in, else paho.
     fn default() -> Self {
         match PREFERRED {
             preferred if preferred.is_compiled_in() => preferred,
@@ -374,11 +377,11 @@ mod tests {
     }
 
     #[test]
-    fn the_default_is_paho_when_compiled_in_else_rumqtt() {
-        let expected = if cfg!(feature = "paho") {
-            MqttBackend::Paho
-        } else {
+    fn the_default_is_rumqtt_when_compiled_in_else_paho() {
+        let expected = if cfg!(feature = "rumqtt") {
             MqttBackend::Rumqtt
+        } else {
+            MqttBackend::Paho
         };
         assert_eq!(MqttBackend::default(), expected);
     }

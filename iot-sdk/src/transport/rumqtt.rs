@@ -101,6 +101,9 @@ impl Connection {
         let (client, mut events) = AsyncClient::new(options, capacity);
         let mut network = events.network_options();
         network.set_connection_timeout(config.connect_timeout.as_secs().max(1));
+        // Without it Nagle's algorithm holds a small publish until the broker's
+        // delayed ACK: a command round trip took 44 ms instead of 0.2 ms.
+        network.set_tcp_nodelay(true);
         events.set_network_options(network);
 
         let limit = config.connect_timeout + CONNECT_GRACE;
