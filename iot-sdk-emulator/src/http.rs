@@ -49,8 +49,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::broker::Acceptor;
-use crate::lock;
-use crate::registry::hex;
+use crate::util::{hex, lock};
 
 /// Lifetime announced for package tokens, in seconds (the docs' example).
 pub const PACKAGE_EXPIRES: u64 = 86_400;

@@ -56,42 +56,54 @@
 pub mod broker;
 pub mod web;
 
+// Layers, each using only those below it (docs/architecture.md):
+// application API: app (+ web, bootstrap beside it);
+// platform services: services (one module per `$service`);
+// platform core: platform, hooks;
+// platform state: registry, children, rules, shadow, trace, throttle, auth, acl, events, http;
+// transport: broker; helpers: util, error.
+mod acl;
 mod app;
 mod auth;
 mod bootstrap;
-mod device_rule;
+mod children;
 mod error;
-mod file_manager;
-mod gateway;
+mod events;
+mod hooks;
 mod http;
-mod ota;
 mod platform;
 mod registry;
+mod rules;
+mod services;
 mod shadow;
 mod throttle;
 mod trace;
+mod util;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
 pub use app::{App, MessageBody, Request};
 pub use bootstrap::{BootstrapConfig, BootstrapServer, RegistrationGroup, StaticPolicy};
 pub use error::EmulatorError;
-pub use file_manager::{BUCKET_NAME, URL_EXPIRE, object_name};
+pub use events::DeviceEvent;
 pub use http::{MAX_UPLOAD, PACKAGE_EXPIRES, PackageInfo, ServedRequest};
-pub use platform::DeviceEvent;
 pub use registry::{Credential, DeviceRegistration, DeviceStatus};
+pub use services::file_manager::{BUCKET_NAME, URL_EXPIRE, object_name};
 pub use throttle::LoginLimits;
 pub use trace::{Direction, TRACE_CAPACITY, TRACE_MAX_BYTES, TRACE_MAX_PAYLOAD, TraceEntry};
 
 use broker::{Broker, BrokerConfig};
 use http::{FileStore, HttpServer};
 use platform::Platform;
+
+/// For the modules beside the application API (`web`, `bootstrap`).
+pub(crate) use util::lock;
 
 /// How to start an [`Emulator`]. The default: plain MQTT and HTTP on free
 /// loopback ports, no devices.
@@ -174,8 +186,8 @@ impl Emulator {
             None => format!("http://127.0.0.1:{http_port}"),
         };
         let files = Arc::new(FileStore::new(base_url));
-        let platform = Arc::new(Platform::new(files, config.login_limits));
-        platform.set_time_sync_offset_ms(config.time_sync_offset_ms);
+        let services = services::standard(config.time_sync_offset_ms);
+        let platform = Arc::new(Platform::new(files, config.login_limits, services));
         let app = App::new(platform.clone());
         for device in config.devices {
             app.register_device(device);
@@ -341,11 +353,4 @@ impl Drop for Detach {
     fn drop(&mut self) {
         self.0.detach();
     }
-}
-
-/// Locks a mutex of the platform. No platform lock is held across a call
-/// that could panic halfway through an update, so a poisoned lock still
-/// holds consistent data.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

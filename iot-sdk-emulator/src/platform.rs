@@ -1,13 +1,11 @@
-//! The platform's side of the MQTT traffic: the one place where the broker's
-//! hooks enter the platform (authentication, online state, uplinks) and where
-//! downlinks leave it.
+//! The platform core: its state, the downlinks it sends, the requests it
+//! waits answers for, and the uplinks it takes from the broker's hooks
+//! ([`hooks`](crate::hooks)). Events for a `$service` go to the
+//! [`SystemService`] registered for that service id; this module names none.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -16,119 +14,59 @@ use iot_sdk_protocol::payload::{
     EventEnvelope, GatewayPropertiesReport, PropertiesReport, PropertiesSetRequest, ResultResponse,
     ServiceProperties, ShadowGetRequest, ShadowGetResponse, decode,
 };
-use iot_sdk_protocol::services::device_rule;
-use iot_sdk_protocol::services::time_sync::{self, TimeSyncRequest, TimeSyncResponse};
-use iot_sdk_protocol::services::{file, sub_device};
-use iot_sdk_protocol::time::epoch_millis;
-use iot_sdk_protocol::topic::new_request_id;
-use iot_sdk_protocol::topic::{Topic, TopicKind, system_filters};
-use serde::Serialize;
-use tokio::sync::{broadcast, oneshot};
-
-use crate::auth;
-use crate::broker::{
-    Accepted, BrokerHandle, BrokerHooks, ConnectInfo, ConnectReturnCode, DisconnectReason, Message,
-    PublishVerdict, QoS,
+use iot_sdk_protocol::services::sub_device::{
+    AddSubDevicesResponse, NewSubDevice, SubDevicesNotify,
 };
+use iot_sdk_protocol::topic::{Topic, TopicKind, new_request_id};
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use crate::acl::Owner;
+use crate::broker::{BrokerHandle, Message, QoS};
+use crate::children::Children;
+use crate::events::{DeviceEvent, DeviceEvents};
 use crate::http::FileStore;
-use crate::lock;
 use crate::registry::Registry;
+use crate::rules::RuleStore;
 use crate::shadow::Shadows;
 use crate::throttle::{LoginLimits, Throttle};
 use crate::trace::{Direction, Trace};
+use crate::util::lock;
 
-/// Device events a live subscriber may fall behind before it misses some.
-const EVENT_CAPACITY: usize = 1024;
+/// A system service on the platform's side: answers the events devices
+/// send for its service id (`$time_sync`, `$file_manager`, …).
+pub(crate) trait SystemService: Send + Sync + 'static {
+    /// The service id whose events come here.
+    fn service_id(&self) -> &'static str;
 
-/// Something a device did, as the platform saw it; see
-/// [`App::subscribe_events`](crate::App::subscribe_events).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum DeviceEvent {
-    /// The device logged in (a second login replaces the first without an
-    /// event in between).
-    Connected {
-        /// The device id.
-        device_id: String,
-    },
-    /// The device's connection ended and it is offline.
-    Disconnected {
-        /// The device id.
-        device_id: String,
-        /// How the connection ended.
-        reason: DisconnectReason,
-    },
-    /// A CONNECT was refused.
-    Refused {
-        /// The client id as sent.
-        client_id: String,
-        /// The CONNACK code sent back.
-        code: ConnectReturnCode,
-        /// Why, in words (never the password).
-        reason: String,
-    },
-    /// Properties reported (directly, or by a gateway for a child device).
-    Reported {
-        /// The device the values belong to.
-        device_id: String,
-        /// The services as reported.
-        services: Vec<ServiceProperties>,
-    },
-    /// A message on `…/sys/messages/up` (any payload).
-    Message {
-        /// The device that sent it.
-        device_id: String,
-        /// The payload as sent.
-        payload: Bytes,
-    },
-    /// One event of an envelope on `…/sys/events/up` (`$ota`, `$log`,
-    /// `$sdk_info`, `$file_manager`, …). `$time_sync` requests are answered
-    /// by the platform and reported here too.
-    Event {
-        /// The device whose topic carried it.
-        device_id: String,
-        /// The envelope's `object_device_id` (a child device for gateways).
-        object_device_id: Option<String>,
-        /// The event.
-        event: Event,
-    },
+    /// One event of an envelope a device sent on its `…/sys/events/up`.
+    fn on_event(&self, platform: &Platform, uplink: &EventUplink<'_>);
 }
 
-/// One line for a human, e.g. `● smoke_1 online`.
-impl fmt::Display for DeviceEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DeviceEvent::Connected { device_id } => write!(f, "● {device_id} online"),
-            DeviceEvent::Disconnected { device_id, reason } => {
-                write!(f, "○ {device_id} offline ({reason})")
-            }
-            DeviceEvent::Refused {
-                client_id,
-                code,
-                reason,
-            } => write!(
-                f,
-                "✗ refused client id {client_id:?}: {reason} (CONNACK {})",
-                code.code()
-            ),
-            DeviceEvent::Reported {
-                device_id,
-                services,
-            } => {
-                let ids: Vec<&str> = services.iter().map(|s| s.service_id.as_str()).collect();
-                write!(f, "{device_id} reported {}", ids.join(", "))
-            }
-            DeviceEvent::Message { device_id, payload } => {
-                write!(f, "{device_id} sent a message of {} bytes", payload.len())
-            }
-            DeviceEvent::Event {
-                device_id, event, ..
-            } => write!(
-                f,
-                "{device_id} event {} {}",
-                event.service_id, event.event_type
-            ),
-        }
+/// One event from a device, with where it came from.
+pub(crate) struct EventUplink<'a> {
+    /// The device whose topic carried it (a gateway for its children).
+    pub(crate) device_id: &'a str,
+    /// The envelope's `object_device_id`.
+    pub(crate) object_device_id: Option<&'a str>,
+    pub(crate) event: &'a Event,
+}
+
+/// The registered system services by service id.
+#[derive(Default)]
+pub(crate) struct SystemServices {
+    by_id: HashMap<&'static str, Box<dyn SystemService>>,
+}
+
+impl SystemServices {
+    /// The same set with `service` answering its service id.
+    pub(crate) fn with(mut self, service: impl SystemService) -> Self {
+        self.by_id.insert(service.service_id(), Box::new(service));
+        self
+    }
+
+    fn get(&self, service_id: &str) -> Option<&dyn SystemService> {
+        self.by_id.get(service_id).map(Box::as_ref)
     }
 }
 
@@ -166,44 +104,47 @@ impl Pending {
     }
 }
 
-/// The platform state shared by the broker hooks, the application handles
-/// and the HTTP server.
+/// The platform state shared by the broker hooks, the system services,
+/// the application handles and the HTTP server.
+///
+/// Lock order: `registry` before `children`.
 pub(crate) struct Platform {
     /// Set once the broker runs; taken at shutdown (it refers back to us).
     broker: Mutex<Option<BrokerHandle>>,
     pub(crate) registry: Mutex<Registry>,
+    /// The children of gateways, which have no connection of their own.
+    pub(crate) children: Mutex<Children>,
     pub(crate) shadows: Mutex<Shadows>,
     pending: Mutex<HashMap<String, Pending>>,
     pub(crate) trace: Trace,
-    events: broadcast::Sender<DeviceEvent>,
+    pub(crate) events: DeviceEvents,
     pub(crate) files: Arc<FileStore>,
-    /// How far `time_sync_response` times are ahead of the host clock (ms).
-    time_sync_offset_ms: AtomicI64,
     /// Recent failed logins, for the back-off.
-    throttle: Mutex<Throttle>,
+    pub(crate) throttle: Mutex<Throttle>,
     /// The rules of each device (§4.7).
-    pub(crate) device_rules: Mutex<crate::device_rule::RuleStore>,
+    pub(crate) device_rules: Mutex<RuleStore>,
+    services: SystemServices,
 }
 
 impl Platform {
-    pub(crate) fn new(files: Arc<FileStore>, login_limits: LoginLimits) -> Self {
+    pub(crate) fn new(
+        files: Arc<FileStore>,
+        login_limits: LoginLimits,
+        services: SystemServices,
+    ) -> Self {
         Platform {
             broker: Mutex::new(None),
             registry: Mutex::default(),
+            children: Mutex::default(),
             shadows: Mutex::default(),
             pending: Mutex::default(),
             trace: Trace::default(),
-            events: broadcast::Sender::new(EVENT_CAPACITY),
+            events: DeviceEvents::default(),
             files,
-            time_sync_offset_ms: AtomicI64::new(0),
             throttle: Mutex::new(Throttle::new(login_limits)),
             device_rules: Mutex::default(),
+            services,
         }
-    }
-
-    /// Runs the clock of time-sync answers `offset_ms` ahead of the host's.
-    pub(crate) fn set_time_sync_offset_ms(&self, offset_ms: i64) {
-        self.time_sync_offset_ms.store(offset_ms, Ordering::Relaxed);
     }
 
     pub(crate) fn attach(&self, broker: BrokerHandle) {
@@ -218,13 +159,36 @@ impl Platform {
         lock(&self.broker).clone()
     }
 
-    pub(crate) fn subscribe_events(&self) -> broadcast::Receiver<DeviceEvent> {
-        self.events.subscribe()
+    // --- devices ---------------------------------------------------------
+
+    /// Whether `device_id` is registered, itself or as a gateway's child.
+    pub(crate) fn is_known(&self, device_id: &str) -> bool {
+        let registry = lock(&self.registry);
+        registry.contains(device_id) || lock(&self.children).owner_of(device_id).is_some()
     }
 
-    fn emit(&self, event: DeviceEvent) {
-        let _ = self.events.send(event);
+    /// Adds children to a gateway, their ids unique across all devices.
+    pub(crate) fn add_children(
+        &self,
+        gateway_id: &str,
+        devices: &[NewSubDevice],
+    ) -> (AddSubDevicesResponse, Option<SubDevicesNotify>) {
+        let registry = lock(&self.registry);
+        let registered = |device_id: &str| registry.contains(device_id);
+        lock(&self.children).add(&registered, gateway_id, devices)
     }
+
+    /// Whether `device_id` may use the topics of `owner`: its own, and for
+    /// a gateway its children's.
+    pub(crate) fn may_use(&self, device_id: &str, owner: &Owner<'_>) -> bool {
+        match owner {
+            Owner::Device(id) if *id == device_id => true,
+            Owner::Device(id) => lock(&self.children).owner_of(id) == Some(device_id),
+            Owner::Other => false,
+        }
+    }
+
+    // --- downlinks -------------------------------------------------------
 
     /// Records and publishes a downlink (QoS 1, like the platform's).
     pub(crate) fn publish(&self, device_id: &str, topic: &str, payload: Bytes) -> io::Result<()> {
@@ -241,6 +205,29 @@ impl Platform {
         let json = serde_json::to_vec(payload).map_err(io::Error::other)?;
         self.publish(&topic.device_id, &topic.to_string(), json.into())
     }
+
+    /// Sends one event down to `device_id` in an envelope naming
+    /// `object_device_id`.
+    pub(crate) fn send_event(
+        &self,
+        device_id: &str,
+        object_device_id: Option<String>,
+        event: Event,
+    ) -> io::Result<()> {
+        let envelope = EventEnvelope::single(object_device_id, event);
+        self.send(&Topic::new(device_id, TopicKind::EventsDown), &envelope)
+    }
+
+    /// Sends events down to a gateway, about the gateway itself.
+    pub(crate) fn send_events(&self, gateway_id: &str, events: Vec<Event>) {
+        for event in events {
+            if let Err(error) = self.send_event(gateway_id, Some(gateway_id.to_owned()), event) {
+                tracing::warn!(gateway_id, %error, "could not send a child-device event");
+            }
+        }
+    }
+
+    // --- requests waiting for an answer -----------------------------------
 
     /// Waits for the answer to `request_id`: the receiver gets the payload,
     /// or is closed when the device goes offline. Call [`Platform::forget`]
@@ -263,6 +250,12 @@ impl Platform {
 
     pub(crate) fn forget(&self, request_id: &str) {
         lock(&self.pending).remove(request_id);
+    }
+
+    /// Drops the requests waiting on a device that went offline; their
+    /// waiters see the device as offline.
+    pub(crate) fn fail_pending(&self, device_id: &str) {
+        lock(&self.pending).retain(|_, entry| entry.device_id() != device_id);
     }
 
     /// Writes the desired values the device has not reported yet (if any)
@@ -294,8 +287,10 @@ impl Platform {
         }
     }
 
+    // --- uplinks ---------------------------------------------------------
+
     /// Handles one uplink of `device_id` (already recorded in the trace).
-    fn on_uplink(&self, device_id: &str, message: &Message) {
+    pub(crate) fn on_uplink(&self, device_id: &str, message: &Message) {
         let Some(topic) = Topic::parse(&message.topic) else {
             return;
         };
@@ -312,7 +307,7 @@ impl Platform {
                 })
             }
             TopicKind::MessagesUp => {
-                self.emit(DeviceEvent::Message {
+                self.events.emit(DeviceEvent::Message {
                     device_id: device_id.to_owned(),
                     payload: payload.clone(),
                 });
@@ -358,7 +353,7 @@ impl Platform {
 
     fn reported(&self, device_id: &str, services: Vec<ServiceProperties>) {
         lock(&self.shadows).report(device_id, &services, Utc::now());
-        self.emit(DeviceEvent::Reported {
+        self.events.emit(DeviceEvent::Reported {
             device_id: device_id.to_owned(),
             services,
         });
@@ -386,62 +381,23 @@ impl Platform {
         }
     }
 
+    /// Hands each event to the system service of its id (if any), then to
+    /// the application's feed.
     fn on_events(&self, device_id: &str, envelope: EventEnvelope) {
         for event in envelope.services {
-            let object_device_id = envelope.object_device_id.as_deref();
-            match event.service_id.as_str() {
-                time_sync::SERVICE_ID if event.event_type == time_sync::TIME_SYNC_REQUEST => {
-                    self.answer_time_sync(device_id, envelope.object_device_id.clone(), &event)
-                }
-                file::SERVICE_ID => crate::file_manager::on_event(self, device_id, &event),
-                device_rule::SERVICE_ID => self.answer_device_rule(device_id, &event),
-                sub_device::SERVICE_ID => {
-                    crate::gateway::on_event(self, device_id, object_device_id, &event)
-                }
-                _ => {}
+            if let Some(service) = self.services.get(&event.service_id) {
+                let uplink = EventUplink {
+                    device_id,
+                    object_device_id: envelope.object_device_id.as_deref(),
+                    event: &event,
+                };
+                service.on_event(self, &uplink);
             }
-            self.emit(DeviceEvent::Event {
+            self.events.emit(DeviceEvent::Event {
                 device_id: device_id.to_owned(),
                 object_device_id: envelope.object_device_id.clone(),
                 event,
             });
-        }
-    }
-
-    /// Answers a device's `$device_rule` request with its rules (§4.7).
-    fn answer_device_rule(&self, device_id: &str, event: &Event) {
-        let answer = crate::device_rule::answer(&lock(&self.device_rules), device_id, event);
-        if let Some((topic, envelope)) = answer
-            && let Err(error) = self.send(&topic, &envelope)
-        {
-            tracing::warn!(device_id, %error, "could not answer a device rule request");
-        }
-    }
-
-    /// Answers `time_sync_request` with the platform's receive and send times
-    /// (§4.3), on the time-sync clock, echoing the request's `event_id`.
-    fn answer_time_sync(&self, device_id: &str, object_device_id: Option<String>, event: &Event) {
-        let offset =
-            chrono::Duration::milliseconds(self.time_sync_offset_ms.load(Ordering::Relaxed));
-        let server_recv_time = epoch_millis(Utc::now() + offset);
-        let request: TimeSyncRequest = match event.decode_paras() {
-            Ok(request) => request,
-            Err(error) => {
-                tracing::warn!(device_id, %error, "malformed time sync request dropped");
-                return;
-            }
-        };
-        let response = TimeSyncResponse {
-            device_send_time: request.device_send_time,
-            server_recv_time,
-            server_send_time: epoch_millis(Utc::now() + offset),
-        };
-        let mut answer = response.to_event();
-        answer.event_id = event.event_id.clone().filter(|id| !id.is_empty());
-        let envelope = EventEnvelope::single(object_device_id, answer);
-        let topic = Topic::new(device_id, TopicKind::EventsDown);
-        if let Err(error) = self.send(&topic, &envelope) {
-            tracing::warn!(device_id, %error, "could not answer a time sync request");
         }
     }
 
@@ -481,187 +437,6 @@ impl Platform {
                 );
             }
             Err(error) => tracing::warn!(device_id, %error, "malformed property set response"),
-        }
-    }
-
-    /// Drops the requests waiting on a device that went offline; their
-    /// waiters see the device as offline.
-    fn fail_pending(&self, device_id: &str) {
-        lock(&self.pending).retain(|_, entry| entry.device_id() != device_id);
-    }
-}
-
-impl Platform {
-    /// Checks a CONNECT unless the device or its address has failed too
-    /// often lately; counts a CONNACK 4 as a failure.
-    fn throttled_authenticate(&self, connect: &ConnectInfo) -> Result<String, auth::Refusal> {
-        // The user name is the device id; the client id's timestamp part
-        // could change on every try.
-        let claimed = connect.username.as_deref().unwrap_or(&connect.client_id);
-        let address = connect.peer_addr.ip();
-        let now = Instant::now();
-        if let Some(reason) = lock(&self.throttle).check(claimed, address, now) {
-            let code = ConnectReturnCode::NotAuthorized;
-            return Err(auth::Refusal { code, reason });
-        }
-        let checked = auth::authenticate(connect, &lock(&self.registry), Utc::now());
-        let mut throttle = lock(&self.throttle);
-        match &checked {
-            Ok(device_id) => throttle.succeeded(device_id),
-            Err(refusal) if refusal.code == ConnectReturnCode::BadUserNameOrPassword => {
-                throttle.failed(claimed, address, now);
-            }
-            Err(_) => {}
-        }
-        checked
-    }
-}
-
-/// Whose `$oc/devices/{device_id}` subtree a topic or filter is in.
-#[derive(Debug, PartialEq, Eq)]
-enum Owner<'a> {
-    /// The device id, without wildcards.
-    Device(&'a str),
-    /// Outside every device's subtree, or a wildcard in the device id.
-    Other,
-}
-
-/// The device whose subtree `filter` (or topic) is in: `$oc/devices/d1`,
-/// `$oc/devices/d1/#`, `$oc/devices/d1/sys/+/x` belong to `d1`;
-/// `#`, `$oc/#`, `$oc/devices/+/…` to nobody.
-fn filter_owner(filter: &str) -> Owner<'_> {
-    let Some(rest) = filter.strip_prefix("$oc/devices/") else {
-        return Owner::Other;
-    };
-    let id = rest.split('/').next().unwrap_or_default();
-    if id.is_empty() || id.contains(['+', '#']) {
-        return Owner::Other;
-    }
-    Owner::Device(id)
-}
-
-impl Platform {
-    /// Whether `device_id` may use the topics of `owner`: its own, and for
-    /// a gateway its children's.
-    fn may_use(&self, device_id: &str, owner: &Owner<'_>) -> bool {
-        match owner {
-            Owner::Device(id) if *id == device_id => true,
-            Owner::Device(id) => lock(&self.registry).children.owner_of(id) == Some(device_id),
-            Owner::Other => false,
-        }
-    }
-}
-
-/// The device id of an accepted connection: authentication made sure the
-/// user name is the device id.
-fn device_of(client: &ConnectInfo) -> &str {
-    client.username.as_deref().unwrap_or_default()
-}
-
-impl BrokerHooks for Platform {
-    fn authenticate(&self, connect: &ConnectInfo) -> Result<Accepted, ConnectReturnCode> {
-        let checked = if self.broker().is_none() {
-            Err(auth::Refusal {
-                code: ConnectReturnCode::ServerUnavailable,
-                reason: "the platform is not running".to_owned(),
-            })
-        } else {
-            self.throttled_authenticate(connect)
-        };
-        match checked {
-            Ok(device_id) => {
-                let filters = system_filters(&device_id);
-                Ok(Accepted::exclusive(device_id).with_subscriptions(filters, QoS::AtLeastOnce))
-            }
-            Err(refusal) => {
-                tracing::info!(client_id = %connect.client_id, reason = %refusal.reason, "connection refused");
-                self.emit(DeviceEvent::Refused {
-                    client_id: connect.client_id.clone(),
-                    code: refusal.code,
-                    reason: refusal.reason,
-                });
-                Err(refusal.code)
-            }
-        }
-    }
-
-    fn on_connect(&self, client: &ConnectInfo) {
-        let device_id = device_of(client);
-        lock(&self.registry).connected(device_id, client.peer_addr);
-        self.emit(DeviceEvent::Connected {
-            device_id: device_id.to_owned(),
-        });
-        // The device is already subscribed to its system topics, and this
-        // reaches it right after the CONNACK.
-        self.push_desired(device_id);
-    }
-
-    /// A device may subscribe only within its own `$oc/devices/{device_id}`
-    /// subtree (a gateway also within its children's), wildcards only below
-    /// the device id: `#`, `$oc/#` or `$oc/devices/+/…` would let it read
-    /// other devices' commands, writes and OTA tokens.
-    fn check_subscribe(&self, client: &ConnectInfo, filter: &str) -> bool {
-        let device_id = device_of(client);
-        let allowed = self.may_use(device_id, &filter_owner(filter));
-        if !allowed {
-            tracing::warn!(
-                device_id,
-                filter,
-                "subscription outside the device's own topics refused"
-            );
-        }
-        allowed
-    }
-
-    /// Uplinks go to the platform only; a device may publish only under its
-    /// own `$oc/devices/{device_id}/` (a gateway also under its children's)
-    /// and not on downlink topics. Anything else is dropped, but a QoS 1
-    /// publish still gets its PUBACK: MQTT 3.1.1 has no negative PUBACK and
-    /// lets a server either acknowledge an unauthorised PUBLISH or close the
-    /// connection (MQTT 3.1.1 §3.3.5). `docs/protocol.md` §2.2 allows custom policy
-    /// topics outside `$oc` that the emulator cannot know, so closing would
-    /// cut off a device the real platform serves: acknowledge and drop.
-    fn check_publish(&self, client: &ConnectInfo, message: &Message) -> PublishVerdict {
-        let device_id = device_of(client);
-        let owner = filter_owner(&message.topic);
-        let downlink = Topic::parse(&message.topic).is_some_and(|topic| topic.is_downlink());
-        // `$oc/devices/{id}` itself is no uplink topic: something must follow.
-        let below = match owner {
-            Owner::Device(id) => message.topic.len() > "$oc/devices/".len() + id.len(),
-            Owner::Other => false,
-        };
-        if below && !downlink && self.may_use(device_id, &owner) {
-            PublishVerdict::Consume
-        } else {
-            tracing::warn!(device_id, topic = %message.topic, "publish outside the device's own uplink topics dropped");
-            PublishVerdict::Drop
-        }
-    }
-
-    fn on_publish(&self, client: &ConnectInfo, message: &Message) {
-        // A gateway may publish on a child's topics: the uplink is the child's.
-        let owner = filter_owner(&message.topic);
-        let device_id = match owner {
-            Owner::Device(id) => id,
-            Owner::Other => device_of(client),
-        };
-        self.trace.record(
-            device_id,
-            Direction::Up,
-            &message.topic,
-            message.payload.clone(),
-        );
-        self.on_uplink(device_id, message);
-    }
-
-    fn on_disconnect(&self, client: &ConnectInfo, reason: DisconnectReason) {
-        let device_id = device_of(client);
-        if lock(&self.registry).disconnected(device_id, client.peer_addr) {
-            self.fail_pending(device_id);
-            self.emit(DeviceEvent::Disconnected {
-                device_id: device_id.to_owned(),
-                reason,
-            });
         }
     }
 }

@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
+use crate::util::hex;
+
 /// A device the platform knows, with how it proves its identity.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DeviceRegistration {
@@ -118,11 +120,6 @@ pub struct DeviceStatus {
     pub online: bool,
 }
 
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
 struct Entry {
     credential: Credential,
     /// The peer address of its current connection. A takeover connects the
@@ -136,8 +133,6 @@ struct Entry {
 #[derive(Default)]
 pub(crate) struct Registry {
     devices: BTreeMap<String, Entry>,
-    /// The children of gateways, which have no connection of their own.
-    pub(crate) children: crate::gateway::Children,
 }
 
 impl Registry {

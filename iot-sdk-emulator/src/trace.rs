@@ -10,7 +10,7 @@ use iot_sdk_protocol::topic::{Topic, TopicKind};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use crate::lock;
+use crate::util::lock;
 
 /// Entries kept by [`App::trace`](crate::App::trace); older ones are dropped.
 pub const TRACE_CAPACITY: usize = 10_000;

@@ -565,7 +565,6 @@ fn runtime_has_no_import_circle() {
 }
 
 #[test]
-#[ignore = "the emulator's circles are being removed (issue 16, item 4); un-ignore when that lands"]
 fn emulator_has_no_import_circle() {
     assert_acyclic("iot-sdk-emulator");
 }

@@ -1,5 +1,12 @@
 //! The application side, modelled on the IoTDA application API: devices,
-//! commands, properties, messages, events, shadows, files and the trace.
+//! commands, properties, messages, events, shadows and the trace here; the
+//! API of each system service beside it (`ota`, `files`, `sub_devices`,
+//! `device_rules`).
+
+mod device_rules;
+mod files;
+mod ota;
+mod sub_devices;
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,23 +18,21 @@ use iot_sdk_protocol::payload::{
     Command, CommandResponse, DeviceMessage, EventEnvelope, PropertiesGetRequest, PropertiesReport,
     PropertiesSetRequest, ResultResponse, ServiceProperties, ShadowData, decode, decode_value,
 };
-use iot_sdk_protocol::services::device_rule::{self, Rule};
-use iot_sdk_protocol::topic::{Topic, TopicKind};
+use iot_sdk_protocol::topic::{Topic, TopicKind, new_request_id};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
 use crate::error::EmulatorError;
-use crate::http::PackageInfo;
-use crate::lock;
-use crate::platform::{DeviceEvent, Platform};
+use crate::events::DeviceEvent;
+use crate::platform::Platform;
 use crate::registry::{DeviceRegistration, DeviceStatus};
 use crate::trace::TraceEntry;
-use iot_sdk_protocol::topic::new_request_id;
+use crate::util::lock;
 
 /// A cheap, cloneable handle on a running emulator's platform, for the
-/// application side (an [`Emulator`](crate::Emulator) derefs to one).
+/// application side (see [`Emulator::app`](crate::Emulator::app)).
 ///
 /// Requests to a device (`send_command`, `set_properties`,
 /// `get_properties`) publish on the device's topic with a fresh UUID request
@@ -128,8 +133,7 @@ impl App {
 
     /// Whether the device is registered, itself or as a gateway's child.
     pub fn is_registered(&self, device_id: &str) -> bool {
-        let registry = lock(&self.platform.registry);
-        registry.contains(device_id) || registry.children.owner_of(device_id).is_some()
+        self.platform.is_known(device_id)
     }
 
     /// Every registered device and whether it is online, by id.
@@ -278,7 +282,7 @@ impl App {
 
     /// Publishes a request on `device_id`'s topics as it is and waits for
     /// the answer.
-    pub(crate) async fn request_on<T: DeserializeOwned>(
+    async fn request_on<T: DeserializeOwned>(
         &self,
         device_id: &str,
         kind: Request,
@@ -313,12 +317,12 @@ impl App {
     /// The device whose connection carries requests for `device_id`: a
     /// child's gateway, or the device itself.
     fn carrier(&self, device_id: &str) -> String {
-        let registry = lock(&self.platform.registry);
-        let gateway = registry.children.owner_of(device_id);
+        let children = lock(&self.platform.children);
+        let gateway = children.owner_of(device_id);
         gateway.unwrap_or(device_id).to_owned()
     }
 
-    pub(crate) fn ensure_online(&self, device_id: &str) -> Result<(), EmulatorError> {
+    fn ensure_online(&self, device_id: &str) -> Result<(), EmulatorError> {
         let registry = lock(&self.platform.registry);
         if !registry.contains(device_id) {
             return Err(EmulatorError::UnknownDevice(device_id.to_owned()));
@@ -391,18 +395,6 @@ impl App {
         Ok(())
     }
 
-    /// Gives the device these rules (§4.7), replacing the ones it had: their
-    /// versions go into the shadow of service `$device_rule` (rules it no
-    /// longer has with version -1), which reaches the device as a property
-    /// set now or when it connects; the device then asks for the rules.
-    pub fn set_rules(&self, device_id: &str, rules: Vec<Rule>) -> Result<(), EmulatorError> {
-        if !lock(&self.platform.registry).contains(device_id) {
-            return Err(EmulatorError::UnknownDevice(device_id.to_owned()));
-        }
-        let versions = lock(&self.platform.device_rules).set(device_id, rules);
-        self.set_desired(device_id, device_rule::SERVICE_ID, versions)
-    }
-
     /// The device's shadow, one entry per service, as a shadow get answers it.
     pub fn shadow(&self, device_id: &str) -> Vec<ShadowData> {
         lock(&self.platform.shadows).get(device_id, None)
@@ -427,41 +419,7 @@ impl App {
     /// What devices do from now on: connections, refusals, reports,
     /// messages and system events. Same lag rule as [`App::subscribe_trace`].
     pub fn subscribe_events(&self) -> broadcast::Receiver<DeviceEvent> {
-        self.platform.subscribe_events()
-    }
-
-    // --- files ---------------------------------------------------------
-
-    /// The HTTP server's base URL, e.g. `http://127.0.0.1:40123`.
-    pub fn http_base_url(&self) -> &str {
-        self.platform.files.base_url()
-    }
-
-    /// Hosts an OTA package (replacing one of the same name) and returns its
-    /// URLs, token, SHA-256 and size.
-    pub fn add_package(&self, file_name: &str, bytes: impl Into<Bytes>) -> PackageInfo {
-        self.platform.files.add_package(file_name, bytes.into())
-    }
-
-    /// A pre-signed URL a device may PUT an object to (like OBS).
-    pub fn upload_url(&self, object_name: &str) -> String {
-        self.platform.files.object_url(object_name, None)
-    }
-
-    /// The bytes stored under an object name (uploaded, or added with
-    /// [`App::add_file`]), if any.
-    pub fn uploaded(&self, object_name: &str) -> Option<Vec<u8>> {
-        self.platform
-            .files
-            .object(object_name)
-            .map(|bytes| bytes.to_vec())
-    }
-
-    /// Stores an object and returns a pre-signed URL to GET it (also good for PUT).
-    pub fn add_file(&self, object_name: &str, bytes: impl Into<Bytes>) -> String {
-        self.platform
-            .files
-            .object_url(object_name, Some(bytes.into()))
+        self.platform.events.subscribe()
     }
 }
 

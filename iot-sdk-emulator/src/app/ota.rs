@@ -1,4 +1,4 @@
-//! `$ota` on the platform's side (§4.1): offering upgrades and asking a
+//! The application side of `$ota` (§4.1): offering upgrades and asking a
 //! device for its versions.
 
 use std::time::Duration;
@@ -9,10 +9,10 @@ use iot_sdk_protocol::services::ota::{
 };
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::app::App;
+use super::App;
 use crate::error::EmulatorError;
+use crate::events::DeviceEvent;
 use crate::http::PackageInfo;
-use crate::platform::DeviceEvent;
 
 impl App {
     /// Offers a package hosted with [`App::add_package`] as `version`, by
