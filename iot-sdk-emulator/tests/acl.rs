@@ -27,6 +27,7 @@ const REFUSED: SubscribeReasonCode = SubscribeReasonCode::Failure;
 /// property write and a command (the last two not waited for).
 async fn traffic_for_d1(emulator: &iot_sdk_emulator::Emulator) {
     emulator
+        .app()
         .send_message("d1", DeviceMessage::new("for d1 only"))
         .unwrap();
     let offer = Event::new(
@@ -36,6 +37,7 @@ async fn traffic_for_d1(emulator: &iot_sdk_emulator::Emulator) {
     )
     .unwrap();
     emulator
+        .app()
         .send_event("d1", EventEnvelope::single(None, offer))
         .unwrap();
     let app = emulator.app();
@@ -73,6 +75,7 @@ async fn a_device_subscribes_only_within_its_own_topics() {
 
     traffic_for_d1(&emulator).await;
     emulator
+        .app()
         .send_message("d2", DeviceMessage::new("for d2"))
         .unwrap();
     // Same publisher (the platform), so order is kept: d2's own message
@@ -99,15 +102,17 @@ async fn a_foreign_publish_is_acknowledged_and_dropped() {
         assert_eq!(d2.recv().await, Some(Packet::PubAck(PubAck::new(pkid))));
     }
     emulator
+        .app()
         .send_message("d1", DeviceMessage::new("real"))
         .unwrap();
     assert_eq!(d1.json().await.1, json!({"content": "real"}));
     assert!(
-        emulator.trace().iter().all(|e| e.topic != spoofed[0]),
+        emulator.app().trace().iter().all(|e| e.topic != spoofed[0]),
         "dropped, not traced"
     );
     // Still connected and served.
     emulator
+        .app()
         .send_message("d2", DeviceMessage::new("still here"))
         .unwrap();
     assert_eq!(
@@ -122,7 +127,7 @@ async fn a_gateway_may_use_its_childrens_topics_only() {
     let child: NewSubDevice =
         serde_json::from_value(json!({"node_id": "n1", "product_id": "p", "device_id": "c1"}))
             .unwrap();
-    emulator.add_sub_device("d1", child).unwrap();
+    emulator.app().add_sub_device("d1", child).unwrap();
     let mut gateway = RawDevice::connect(emulator.mqtt_addr(), "d1").await;
     let codes = gateway
         .subscribe(&["$oc/devices/c1/#", "$oc/devices/d2/#", "$oc/devices/c2/#"])
@@ -138,7 +143,11 @@ async fn a_gateway_may_use_its_childrens_topics_only() {
     publish.pkid = 1;
     gateway.send(Packet::Publish(publish)).await;
     assert_eq!(gateway.recv().await, Some(Packet::PubAck(PubAck::new(1))));
-    assert_eq!(emulator.shadow("c1").len(), 1, "the child's report counts");
+    assert_eq!(
+        emulator.app().shadow("c1").len(),
+        1,
+        "the child's report counts"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,7 +169,7 @@ async fn a_device_neither_writes_nor_reads_another_devices_shadow() {
     publish.pkid = 1;
     d2.send(Packet::Publish(publish)).await;
     assert_eq!(d2.recv().await, Some(Packet::PubAck(PubAck::new(1))));
-    let shadow = serde_json::to_value(emulator.shadow("d1")).unwrap();
+    let shadow = serde_json::to_value(emulator.app().shadow("d1")).unwrap();
     assert_eq!(shadow[0]["reported"]["properties"]["x"], 1, "{shadow}");
 
     // Nor does it read d1's shadow by naming it.

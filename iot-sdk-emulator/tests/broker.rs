@@ -1,22 +1,31 @@
-//! The embedded broker against a real MQTT client (paho) and raw sockets.
+//! The embedded broker against a real MQTT client (the tests' own, on
+//! rumqttc's codec) and raw sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use common::client::{self, Client, ConnectError, Options, Tls};
 use iot_sdk_emulator::broker::{
     Accepted, Broker, BrokerConfig, BrokerHandle, BrokerHooks, ConnectInfo, ConnectReturnCode,
     DisconnectReason, Message, PublishVerdict, QoS,
 };
-use paho_mqtt as paho;
-use rumqttc::mqttbytes::v4::{Connect, Packet, Subscribe};
+use rumqttc::mqttbytes::QoS as MqttQoS;
+use rumqttc::mqttbytes::v4::{
+    Connect, ConnectReturnCode as Connack, Packet, Publish, Subscribe, SubscribeReasonCode,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-/// Generous bound so a broken broker fails a test instead of hanging it.
-const PATIENCE: Duration = Duration::from_secs(30);
+mod common;
+
+use common::PATIENCE;
+
+const Q0: MqttQoS = MqttQoS::AtMostOnce;
+const Q1: MqttQoS = MqttQoS::AtLeastOnce;
+const Q2: MqttQoS = MqttQoS::ExactlyOnce;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Event {
@@ -84,8 +93,8 @@ impl Setup {
         Setup::start(BrokerConfig::default(), false).await
     }
 
-    fn uri(&self) -> String {
-        format!("tcp://{}", self.broker.local_addr())
+    fn addr(&self) -> String {
+        self.broker.local_addr().to_string()
     }
 
     /// Waits for the first event `pick` accepts, skipping the others.
@@ -112,97 +121,28 @@ impl Setup {
     }
 }
 
-/// A paho client with its message stream (`None` = connection lost).
-struct Client {
-    client: paho::AsyncClient,
-    stream: paho::AsyncReceiver<Option<paho::Message>>,
+async fn connect(addr: &str, client_id: &str) -> Client {
+    Client::open(addr, Options::new(client_id)).await.unwrap()
 }
 
-impl Drop for Client {
-    fn drop(&mut self) {
-        release(self.client.clone());
-    }
-}
-/// Lets go of a paho client without ever destroying it.
-///
-/// paho's tokens hold clones of their client; when a token completes after
-/// the test dropped its own clone, the client is destroyed on paho's callback
-/// thread, under paho's global lock, and every client in the process hangs
-/// (seen here under load). A test process is short-lived: disconnect, and
-/// leak the client instead.
-fn release(client: paho::AsyncClient) {
-    std::thread::spawn(move || {
-        // Settled first, so that no token of this client is left pending.
-        let _ = client.disconnect(None).wait_for(Duration::from_secs(1));
-        std::mem::forget(client);
-    });
-}
-
-impl Client {
-    fn new(uri: &str, client_id: &str) -> Client {
-        let options = paho::CreateOptionsBuilder::new()
-            .server_uri(uri)
-            .client_id(client_id)
-            .persistence(paho::PersistenceType::None)
-            .finalize();
-        let mut client = paho::AsyncClient::new(options).unwrap();
-        let stream = client.get_stream(None);
-        Client { client, stream }
-    }
-
-    fn options() -> paho::ConnectOptionsBuilder {
-        let mut options = paho::ConnectOptionsBuilder::with_mqtt_version(paho::MQTT_VERSION_3_1_1);
-        options
-            .clean_session(true)
-            .keep_alive_interval(Duration::from_secs(30));
-        options
-    }
-
-    async fn connect_with(
-        uri: &str,
-        client_id: &str,
-        options: paho::ConnectOptions,
-    ) -> Result<Client, paho::Error> {
-        let client = Client::new(uri, client_id);
-        client.client.connect(options).await?;
-        Ok(client)
-    }
-
-    async fn connect(uri: &str, client_id: &str) -> Client {
-        Client::connect_with(uri, client_id, Client::options().finalize())
-            .await
-            .unwrap()
-    }
-
-    async fn subscribe(&self, filter: &str, qos: i32) -> i32 {
-        let response = self.client.subscribe(filter, qos).await.unwrap();
-        response.subscribe_response().unwrap()
-    }
-
-    async fn publish(&self, topic: &str, payload: &[u8], qos: i32) {
-        let message = paho::Message::new(topic, payload, qos);
-        self.client.publish(message).await.unwrap();
-    }
-
-    async fn next(&self) -> Option<paho::Message> {
-        tokio::time::timeout(PATIENCE, self.stream.recv())
-            .await
-            .expect("nothing received in time")
-            .expect("stream closed")
-    }
-
-    async fn message(&self) -> paho::Message {
-        self.next().await.expect("connection lost")
-    }
-
-    /// Waits until the broker has dropped this client.
-    async fn lost(&self) {
-        while self.next().await.is_some() {}
+/// The QoS a SUBACK granted, or 0x80 for a refusal.
+async fn subscribe(client: &Client, filter: &str, qos: MqttQoS) -> u8 {
+    match client.subscribe(filter, qos).await {
+        SubscribeReasonCode::Success(granted) => granted as u8,
+        SubscribeReasonCode::Failure => 0x80,
     }
 }
 
-fn qos_of(message: &paho::Message) -> i32 {
-    message.qos() as i32
+fn qos_of(message: &client::Message) -> u8 {
+    message.qos as u8
+}
+
+/// The CONNACK code of a refused connection.
+fn refusal(result: Result<Client, ConnectError>) -> Option<Connack> {
+    match result {
+        Err(ConnectError::Refused(code)) => Some(code),
+        _ => None,
+    }
 }
 
 /// Raw MQTT over TCP, for what a well-behaved client never does.
@@ -233,28 +173,28 @@ async fn closed_by_broker(socket: &mut TcpStream) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qos_0_and_1_between_two_clients() {
     let mut setup = Setup::plain().await;
-    let uri = setup.uri();
-    let subscriber = Client::connect(&uri, "sub").await;
-    let publisher = Client::connect(&uri, "pub").await;
-    assert_eq!(subscriber.subscribe("up/+", 1).await, 1);
-    assert_eq!(subscriber.subscribe("down/#", 0).await, 0);
+    let addr = setup.addr();
+    let subscriber = connect(&addr, "sub").await;
+    let publisher = connect(&addr, "pub").await;
+    assert_eq!(subscribe(&subscriber, "up/+", Q1).await, 1);
+    assert_eq!(subscribe(&subscriber, "down/#", Q0).await, 0);
     assert_eq!(
-        subscriber.subscribe("two/#", 2).await,
+        subscribe(&subscriber, "two/#", Q2).await,
         1,
         "QoS 2 is granted as 1"
     );
 
-    publisher.publish("up/a", b"zero", 0).await;
-    publisher.publish("up/b", b"one", 1).await;
+    publisher.publish("up/a", b"zero", Q0).await;
+    publisher.publish("up/b", b"one", Q1).await;
     // The platform has seen a QoS 1 uplink by the time the publisher has its PUBACK.
     let seen: Vec<Event> = std::iter::from_fn(|| setup.events.try_recv().ok()).collect();
     assert!(
         seen.contains(&Event::Published("pub".into(), "up/b".into())),
         "{seen:?}"
     );
-    publisher.publish("down/x", b"capped", 1).await;
-    publisher.publish("two/x", b"two", 1).await;
-    publisher.publish("elsewhere", b"nobody", 1).await;
+    publisher.publish("down/x", b"capped", Q1).await;
+    publisher.publish("two/x", b"two", Q1).await;
+    publisher.publish("elsewhere", b"nobody", Q1).await;
 
     let mut received = Vec::new();
     for _ in 0..4 {
@@ -275,27 +215,27 @@ async fn qos_0_and_1_between_two_clients() {
     assert_eq!(received, expected);
 
     // After UNSUBSCRIBE nothing more arrives from that filter.
-    subscriber.client.unsubscribe("up/+").await.unwrap();
-    publisher.publish("up/a", b"gone", 1).await;
-    publisher.publish("down/y", b"sentinel", 1).await;
+    subscriber.unsubscribe("up/+").await;
+    publisher.publish("up/a", b"gone", Q1).await;
+    publisher.publish("down/y", b"sentinel", Q1).await;
     assert_eq!(subscriber.message().await.topic(), "down/y");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dollar_topics_match_only_explicit_filters() {
     let setup = Setup::plain().await;
-    let uri = setup.uri();
-    let explicit = Client::connect(&uri, "explicit").await;
-    let everything = Client::connect(&uri, "everything").await;
-    let plus = Client::connect(&uri, "plus").await;
-    explicit.subscribe("$oc/devices/x/sys/#", 1).await;
-    everything.subscribe("#", 1).await;
-    plus.subscribe("+/devices/#", 1).await;
-    let publisher = Client::connect(&uri, "publisher").await;
+    let addr = setup.addr();
+    let explicit = connect(&addr, "explicit").await;
+    let everything = connect(&addr, "everything").await;
+    let plus = connect(&addr, "plus").await;
+    subscribe(&explicit, "$oc/devices/x/sys/#", Q1).await;
+    subscribe(&everything, "#", Q1).await;
+    subscribe(&plus, "+/devices/#", Q1).await;
+    let publisher = connect(&addr, "publisher").await;
 
     let command = "$oc/devices/x/sys/commands/request_id=1";
-    publisher.publish(command, b"{}", 1).await;
-    publisher.publish("oc/devices/sentinel", b"", 1).await;
+    publisher.publish(command, b"{}", Q1).await;
+    publisher.publish("oc/devices/sentinel", b"", Q1).await;
 
     assert_eq!(explicit.message().await.topic(), command);
     // Same publisher, so order is kept: the sentinel first means no `$oc` message.
@@ -306,52 +246,47 @@ async fn dollar_topics_match_only_explicit_filters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_reach_the_client_with_their_connack_code() {
     let setup = Setup::plain().await;
-    let uri = setup.uri();
+    let addr = setup.addr();
     for (user, code) in [
-        ("bad", paho::ConnectReturnCode::BadUserNameOrPassword),
-        ("forbidden", paho::ConnectReturnCode::NotAuthorized),
+        ("bad", Connack::BadUserNamePassword),
+        ("forbidden", Connack::NotAuthorized),
     ] {
-        let options = Client::options().user_name(user).password("x").finalize();
-        let refused = Client::connect_with(&uri, "refused", options).await.err();
-        assert!(
-            matches!(refused, Some(paho::Error::ConnectReturn(c)) if c == code),
-            "{user}: {refused:?}"
-        );
+        let options = Options::new("refused").login(user, Some("x"));
+        let refused = refusal(Client::open(&addr, options).await);
+        assert_eq!(refused, Some(code), "{user}");
     }
 
-    let v31 = paho::ConnectOptionsBuilder::with_mqtt_version(paho::MQTT_VERSION_3_1).finalize();
-    let refused = Client::connect_with(&uri, "old", v31).await.err();
-    assert!(
-        matches!(
-            refused,
-            Some(paho::Error::ConnectReturn(
-                paho::ConnectReturnCode::UnacceptableProtocolVersion
-            ))
-        ),
-        "{refused:?}"
+    // MQTT 3.1 (protocol name `MQIsdp`, level 3), client id "old".
+    let mut socket = TcpStream::connect(&addr).await.unwrap();
+    let mut v31 = vec![0x10, 17, 0, 6];
+    v31.extend_from_slice(b"MQIsdp");
+    v31.extend_from_slice(&[3, 0x02, 0, 30, 0, 3]);
+    v31.extend_from_slice(b"old");
+    socket.write_all(&v31).await.unwrap();
+    let mut connack = [0u8; 4];
+    socket.read_exact(&mut connack).await.unwrap();
+    assert_eq!(
+        connack,
+        [0x20, 2, 0, 1],
+        "CONNACK 1: unacceptable protocol version"
     );
 
     // Empty client id: fine with a clean session, rejected (code 2) without.
-    Client::connect(&uri, "").await;
-    let persistent = Client::options().clean_session(false).finalize();
-    let refused = Client::connect_with(&uri, "", persistent).await.err();
-    assert!(
-        matches!(
-            refused,
-            Some(paho::Error::ConnectReturn(
-                paho::ConnectReturnCode::IdentifierRejected
-            ))
-        ),
-        "{refused:?}"
-    );
+    connect(&addr, "").await;
+    let persistent = Options {
+        clean_session: false,
+        ..Options::new("")
+    };
+    let refused = refusal(Client::open(&addr, persistent).await);
+    assert_eq!(refused, Some(Connack::BadClientId));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_connection_takes_over_the_client_id() {
     let mut setup = Setup::plain().await;
-    let uri = setup.uri();
-    let first = Client::connect(&uri, "same").await;
-    let second = Client::connect(&uri, "same").await;
+    let addr = setup.addr();
+    let first = connect(&addr, "same").await;
+    let second = connect(&addr, "same").await;
     first.lost().await;
     assert_eq!(
         setup.disconnected("same").await,
@@ -359,21 +294,21 @@ async fn a_second_connection_takes_over_the_client_id() {
     );
 
     // The newer connection is fully served.
-    second.subscribe("t", 1).await;
-    second.publish("t", b"still here", 1).await;
+    subscribe(&second, "t", Q1).await;
+    second.publish("t", b"still here", Q1).await;
     assert_eq!(second.message().await.payload(), b"still here");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exclusive_key_takes_over_across_client_ids() {
     let mut setup = Setup::start(BrokerConfig::default(), true).await;
-    let uri = setup.uri();
-    let login = || Client::options().user_name("dev1").password("p").finalize();
-    let first = Client::connect_with(&uri, "dev1_0_0_2025010100", login())
+    let addr = setup.addr();
+    let login = |client_id| Options::new(client_id).login("dev1", Some("p"));
+    let first = Client::open(&addr, login("dev1_0_0_2025010100"))
         .await
         .unwrap();
-    let other_device = Client::connect(&uri, "dev2_0_0_2025010100").await;
-    let _second = Client::connect_with(&uri, "dev1_0_0_2025010101", login())
+    let other_device = connect(&addr, "dev2_0_0_2025010100").await;
+    let _second = Client::open(&addr, login("dev1_0_0_2025010101"))
         .await
         .unwrap();
     first.lost().await;
@@ -381,7 +316,7 @@ async fn an_exclusive_key_takes_over_across_client_ids() {
         setup.disconnected("dev1_0_0_2025010100").await,
         DisconnectReason::TakenOver
     );
-    assert!(other_device.client.is_connected());
+    assert!(other_device.is_alive().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -398,8 +333,8 @@ async fn a_silent_client_is_dropped_after_its_keep_alive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_publishes_to_subscribers() {
     let setup = Setup::plain().await;
-    let device = Client::connect(&setup.uri(), "device").await;
-    device.subscribe("$oc/devices/x/sys/messages/down", 1).await;
+    let device = connect(&setup.addr(), "device").await;
+    subscribe(&device, "$oc/devices/x/sys/messages/down", Q1).await;
 
     let queued = setup
         .broker
@@ -427,9 +362,9 @@ async fn the_server_publishes_to_subscribers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_can_disconnect_clients() {
     let mut setup = Setup::plain().await;
-    let uri = setup.uri();
-    let target = Client::connect(&uri, "target").await;
-    let bystander = Client::connect(&uri, "bystander").await;
+    let addr = setup.addr();
+    let target = connect(&addr, "target").await;
+    let bystander = connect(&addr, "bystander").await;
     assert!(setup.broker.disconnect_client("target"));
     target.lost().await;
     assert_eq!(setup.disconnected("target").await, DisconnectReason::Kicked);
@@ -437,7 +372,7 @@ async fn the_owner_can_disconnect_clients() {
     let clients = setup.broker.handle().clients();
     assert_eq!(clients.len(), 1);
     assert_eq!(clients[0].client_id, "bystander");
-    assert!(bystander.client.is_connected());
+    assert!(bystander.is_alive().await);
 }
 
 #[cfg(feature = "tls")]
@@ -454,21 +389,19 @@ async fn tls_with_the_generated_ca_and_host_name_check() {
     let setup = Setup::start(config, false).await;
     let port = setup.broker.local_addr().port();
 
-    let trusting = |ca: &std::path::Path| {
-        let ssl = paho::SslOptionsBuilder::new()
-            .trust_store(ca)
-            .unwrap()
-            .verify(true)
-            .finalize();
-        Client::options().ssl_options(ssl).finalize()
+    let trusting = |ca: &std::path::Path, client_id: &str| {
+        let ca_pem = std::fs::read_to_string(ca).unwrap();
+        let tls = Tls {
+            ca_pem,
+            identity: None,
+        };
+        Options::new(client_id).tls(tls)
     };
     for host in ["localhost", "127.0.0.1"] {
-        let uri = format!("ssl://{host}:{port}");
-        let client = Client::connect_with(&uri, host, trusting(&ca_file))
-            .await
-            .unwrap();
-        client.subscribe("secure", 1).await;
-        client.publish("secure", b"over tls", 1).await;
+        let addr = format!("{host}:{port}");
+        let client = Client::open(&addr, trusting(&ca_file, host)).await.unwrap();
+        subscribe(&client, "secure", Q1).await;
+        client.publish("secure", b"over tls", Q1).await;
         assert_eq!(client.message().await.payload(), b"over tls");
     }
 
@@ -478,12 +411,9 @@ async fn tls_with_the_generated_ca_and_host_name_check() {
         .unwrap()
         .write_ca_file(&stranger)
         .unwrap();
-    let uri = format!("ssl://localhost:{port}");
-    assert!(
-        Client::connect_with(&uri, "distrust", trusting(&stranger))
-            .await
-            .is_err()
-    );
+    let addr = format!("localhost:{port}");
+    let distrusted = Client::open(&addr, trusting(&stranger, "distrust")).await;
+    assert!(matches!(distrusted, Err(ConnectError::Io(_))));
 }
 
 #[cfg(feature = "tls")]
@@ -494,40 +424,32 @@ async fn a_tls_client_certificate_reaches_authenticate() {
     let ca_file = dir.path().join("ca.pem");
     tls.write_ca_file(&ca_file).unwrap();
     let device = rcgen::generate_simple_self_signed(vec!["device-1".to_owned()]).unwrap();
-    let (cert_file, key_file) = (dir.path().join("device.pem"), dir.path().join("device.key"));
-    std::fs::write(&cert_file, device.cert.pem()).unwrap();
-    std::fs::write(&key_file, device.signing_key.serialize_pem()).unwrap();
     let config = BrokerConfig {
         tls: Some(tls),
         ..BrokerConfig::default()
     };
     let mut setup = Setup::start(config, false).await;
-    let uri = format!("ssl://localhost:{}", setup.broker.local_addr().port());
+    let addr = format!("localhost:{}", setup.broker.local_addr().port());
+    let ca_pem = std::fs::read_to_string(&ca_file).unwrap();
 
-    let ssl = paho::SslOptionsBuilder::new()
-        .trust_store(&ca_file)
-        .unwrap()
-        .key_store(&cert_file)
-        .unwrap()
-        .private_key(&key_file)
-        .unwrap()
-        .verify(true)
-        .finalize();
-    let options = Client::options()
-        .ssl_options(ssl)
-        .user_name("device-1")
-        .finalize();
-    Client::connect_with(&uri, "with-cert", options)
-        .await
-        .unwrap();
-    let plain_ssl = paho::SslOptionsBuilder::new()
-        .trust_store(&ca_file)
-        .unwrap()
-        .finalize();
-    let options = Client::options().ssl_options(plain_ssl).finalize();
-    Client::connect_with(&uri, "without-cert", options)
-        .await
-        .unwrap();
+    let identity = (
+        device.cert.der().to_vec(),
+        device.signing_key.serialize_der(),
+    );
+    let with_cert = Tls {
+        ca_pem: ca_pem.clone(),
+        identity: Some(identity),
+    };
+    let options = Options::new("with-cert")
+        .login("device-1", None)
+        .tls(with_cert);
+    Client::open(&addr, options).await.unwrap();
+    let without_cert = Tls {
+        ca_pem,
+        identity: None,
+    };
+    let options = Options::new("without-cert").tls(without_cert);
+    Client::open(&addr, options).await.unwrap();
 
     let mut seen = Vec::new();
     for _ in 0..2 {
@@ -546,9 +468,9 @@ async fn a_tls_client_certificate_reaches_authenticate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_input_closes_only_that_connection() {
     let mut setup = Setup::plain().await;
-    let uri = setup.uri();
-    let witness = Client::connect(&uri, "witness").await;
-    witness.subscribe("alive", 1).await;
+    let addr = setup.addr();
+    let witness = connect(&addr, "witness").await;
+    subscribe(&witness, "alive", Q1).await;
 
     let garbage: [&[u8]; 4] = [
         &[0xff; 16],                     // packet type 15 does not exist
@@ -578,7 +500,7 @@ async fn malformed_input_closes_only_that_connection() {
         );
     }
 
-    witness.publish("alive", b"yes", 1).await;
+    witness.publish("alive", b"yes", Q1).await;
     assert_eq!(witness.message().await.payload(), b"yes");
 }
 
@@ -589,18 +511,19 @@ async fn oversized_and_qos_2_publishes_close_the_connection() {
         ..BrokerConfig::default()
     };
     let mut setup = Setup::start(config, false).await;
-    let uri = setup.uri();
-    let big = Client::connect(&uri, "big").await;
-    big.client
-        .publish(paho::Message::new("t", vec![0u8; 2048], 0));
+    let addr = setup.addr();
+    let big = connect(&addr, "big").await;
+    big.publish("t", vec![0u8; 2048], Q0).await;
     big.lost().await;
     assert_eq!(
         setup.disconnected("big").await,
         DisconnectReason::ProtocolError
     );
 
-    let exact = Client::connect(&uri, "qos2").await;
-    exact.client.publish(paho::Message::new("t", &b"x"[..], 2));
+    let exact = connect(&addr, "qos2").await;
+    let mut qos_2 = Publish::new("t", Q2, &b"x"[..]);
+    qos_2.pkid = 1;
+    exact.send(Packet::Publish(qos_2));
     exact.lost().await;
     assert_eq!(
         setup.disconnected("qos2").await,
@@ -616,13 +539,13 @@ async fn a_client_that_stops_reading_is_dropped_not_waited_for() {
     };
     let mut setup = Setup::start(config, false).await;
     let mut stalled = raw_connect(&setup, "stalled", 0).await;
-    let mut subscribe = Subscribe::new("flood", rumqttc::QoS::AtMostOnce);
-    subscribe.pkid = 1;
-    send_packet(&mut stalled, Packet::Subscribe(subscribe)).await;
+    let mut flood = Subscribe::new("flood", Q0);
+    flood.pkid = 1;
+    send_packet(&mut stalled, Packet::Subscribe(flood)).await;
     let mut suback = [0u8; 5];
     stalled.read_exact(&mut suback).await.unwrap();
-    let healthy = Client::connect(&setup.uri(), "healthy").await;
-    healthy.subscribe("flood", 0).await;
+    let healthy = connect(&setup.addr(), "healthy").await;
+    subscribe(&healthy, "flood", Q0).await;
 
     // `stalled` never reads again: once the socket buffers are full its queue
     // fills and the broker lets it go, while publishing never blocks.
@@ -641,14 +564,14 @@ async fn a_client_that_stops_reading_is_dropped_not_waited_for() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     assert_eq!(reason, Some(DisconnectReason::SlowConsumer));
-    assert!(healthy.client.is_connected());
+    assert!(healthy.is_alive().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_every_client() {
     let mut setup = Setup::plain().await;
-    let uri = setup.uri();
-    let client = Client::connect(&uri, "c1").await;
+    let addr = setup.addr();
+    let client = connect(&addr, "c1").await;
     setup
         .wait_for(|e| *e == Event::Connected("c1".into()))
         .await;
@@ -696,7 +619,7 @@ async fn hooks_subscribe_clients_and_judge_their_publishes() {
     let broker = Broker::start(BrokerConfig::default(), Arc::new(Owner { seen }))
         .await
         .unwrap();
-    let client = Client::connect(&format!("tcp://{}", broker.local_addr()), "c1").await;
+    let client = connect(&broker.local_addr().to_string(), "c1").await;
 
     // Subscribed without a SUBSCRIBE (the invalid filter was skipped).
     let queued = broker
@@ -705,9 +628,9 @@ async fn hooks_subscribe_clients_and_judge_their_publishes() {
     assert_eq!(queued, 1);
     assert_eq!(client.message().await.payload(), b"welcome");
 
-    client.subscribe("#", 1).await;
+    subscribe(&client, "#", Q1).await;
     for topic in ["drop/x", "consume/x", "route/x"] {
-        client.publish(topic, b"", 1).await;
+        client.publish(topic, b"", Q1).await;
     }
     // Same publisher, so order is kept: only the routed one comes back.
     assert_eq!(client.message().await.topic(), "route/x");

@@ -1,12 +1,13 @@
 //! The `iotda-emulator` binary, driven through its prompt by a test that
-//! plays the device with paho (helpers shared with the platform tests).
+//! plays the device (helpers shared with the platform tests).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
 mod common;
 
 use common::*;
-use paho_mqtt as paho;
+use rumqttc::mqttbytes::QoS;
+use rumqttc::mqttbytes::v4::ConnectReturnCode;
 use serde_json::json;
 
 /// The `iotda-emulator` binary with piped stdin and stdout.
@@ -91,7 +92,7 @@ async fn the_binary_prints_the_trace_and_sends_typed_commands() {
     let address = banner.rsplit_once("mqtt://").unwrap().1.trim().to_owned();
     cli.line_with("device  d1").await;
 
-    let device = Device::try_connect(&format!("tcp://{address}"), &credentials("d1"), 120, None)
+    let device = Device::try_connect(&address, &credentials("d1"), 120, None)
         .await
         .unwrap();
     cli.line_with("● d1 online").await;
@@ -138,7 +139,7 @@ async fn the_binary_prints_the_trace_and_sends_typed_commands() {
 async fn with_device_d1() -> (Cli, Device) {
     let mut cli = Cli::spawn(&["--port", "0", "--device", "d1:12345678"]);
     let address = cli.mqtt_address().await;
-    let device = Device::try_connect(&format!("tcp://{address}"), &credentials("d1"), 120, None)
+    let device = Device::try_connect(&address, &credentials("d1"), 120, None)
         .await
         .unwrap();
     cli.line_with("● d1 online").await;
@@ -205,8 +206,10 @@ async fn an_answer_comes_after_the_trace_of_its_messages() {
         for _ in 0..REPORTS {
             // QoS 0: no wait for the broker's ack between reports.
             let topic = "$oc/devices/d1/sys/properties/report";
-            let message = paho::Message::new(topic, report.to_string(), 0);
-            device.client.publish(message).await.unwrap();
+            device
+                .client
+                .publish(topic, report.to_string(), QoS::AtMostOnce)
+                .await;
         }
         let answer = json!({"result_code": 0, "paras": {"round": round}});
         device.publish_json(&response_topic(&topic), answer).await;
@@ -274,20 +277,15 @@ mod x509 {
         let address = cli.mqtt_address().await;
         cli.line_with("device  cam_1").await;
 
-        let (cert, key) = (dir.path().join("cam.pem"), dir.path().join("cam.key"));
-        std::fs::write(&cert, identity.cert.pem()).unwrap();
-        std::fs::write(&key, identity.signing_key.serialize_pem()).unwrap();
-        let ssl = paho::SslOptionsBuilder::new()
-            .trust_store(&ca_file)
-            .unwrap()
-            .key_store(&cert)
-            .unwrap()
-            .private_key(&key)
-            .unwrap()
-            .verify(true)
-            .finalize();
+        let tls = Tls {
+            ca_pem: std::fs::read_to_string(&ca_file).unwrap(),
+            identity: Some((
+                identity.cert.der().to_vec(),
+                identity.signing_key.serialize_der(),
+            )),
+        };
         let x509 = Credentials::x509("cam_1", SignatureType::NoTimestampCheck, Utc::now());
-        let _device = Device::try_connect(&format!("ssl://{address}"), &x509, 120, Some(ssl))
+        let _device = Device::try_connect(&address, &x509, 120, Some(tls))
             .await
             .unwrap();
         cli.line_with("● cam_1 online").await;
@@ -327,20 +325,19 @@ async fn login_limits_come_from_the_flags() {
         "1",
     ];
     let mut cli = Cli::spawn(&[&args[..], &["--login-window", "600"]].concat());
-    let uri = format!("tcp://{}", cli.mqtt_address().await);
+    let address = cli.mqtt_address().await;
     let wrong = iot_sdk_protocol::auth::Credentials {
         password: Some("0".repeat(64)),
         ..credentials("d1")
     };
-    assert!(Device::try_connect(&uri, &wrong, 120, None).await.is_err());
+    assert!(
+        Device::try_connect(&address, &wrong, 120, None)
+            .await
+            .is_err()
+    );
     cli.line_with("(CONNACK 4)").await;
-    let refused = Device::try_connect(&uri, &credentials("d1"), 120, None).await;
-    assert!(matches!(
-        refused.err(),
-        Some(paho::Error::ConnectReturn(
-            paho::ConnectReturnCode::NotAuthorized
-        ))
-    ));
+    let refused = Device::try_connect(&address, &credentials("d1"), 120, None).await;
+    assert_eq!(refused_with(refused), ConnectReturnCode::NotAuthorized);
     let line = cli.line_with("(CONNACK 5)").await;
     assert!(
         line.contains("too many failed logins for this device"),

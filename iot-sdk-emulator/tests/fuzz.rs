@@ -313,7 +313,7 @@ impl Harness {
                     serde_json::json!({"node_id": "n", "product_id": "p", "device_id": "c1"}),
                 )
                 .unwrap();
-            emulator.add_sub_device("d1", child).unwrap();
+            emulator.app().add_sub_device("d1", child).unwrap();
             let mut witness = RawDevice::connect(emulator.mqtt_addr(), "d2").await;
             witness.subscribe(&["$oc/devices/d2/#"]).await;
             (emulator, witness)
@@ -353,6 +353,7 @@ impl Harness {
         // 1.5 × 120 s, as it should be.
         self.runtime.block_on(witness.send(Packet::PingReq));
         self.emulator
+            .app()
             .send_message("d2", DeviceMessage::new("still there?"))
             .map_err(|e| TestCaseError::fail(format!("witness offline: {e}")))?;
         // Skips the downlinks of the case (d2's user topic and commands).

@@ -66,7 +66,7 @@ async fn emulator_with(limits: LoginLimits) -> Emulator {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_right_login_after_the_window_works() {
     let emulator = emulator_with(limits(2, 0, 1500)).await;
-    let mut events = emulator.subscribe_events();
+    let mut events = emulator.app().subscribe_events();
     for _ in 0..2 {
         login(&emulator, "d1", Some("wrong")).await;
     }

@@ -1,5 +1,5 @@
-//! The emulated platform against real MQTT and HTTP clients: paho plays the
-//! device, hyper the HTTP downloader.
+//! The emulated platform against real MQTT and HTTP clients: a small MQTT
+//! client plays the device, hyper the HTTP downloader.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
 use std::time::Duration;
@@ -15,7 +15,7 @@ use iot_sdk_emulator::{
 };
 use iot_sdk_protocol::DeviceMessage;
 use iot_sdk_protocol::auth::{Credentials, SignatureType};
-use paho_mqtt as paho;
+use rumqttc::mqttbytes::v4::ConnectReturnCode as MqttCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpStream;
@@ -41,25 +41,19 @@ async fn event_where(
     }
 }
 
-fn refused_with(result: Result<Device, paho::Error>) -> paho::ConnectReturnCode {
-    match result {
-        Err(paho::Error::ConnectReturn(code)) => code,
-        Err(other) => panic!("refused without a CONNACK code: {other}"),
-        Ok(_) => panic!("accepted"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_are_checked_like_the_platform_does() {
     let emulator = emulator().await;
-    let mut events = emulator.subscribe_events();
-    let uri = uri(&emulator);
+    let mut events = emulator.app().subscribe_events();
+    let addr = addr(&emulator);
     let now = Utc::now();
     let login = |credentials: Credentials, keep_alive| {
-        let uri = uri.clone();
-        async move { Device::try_connect(&uri, &credentials, keep_alive, None).await }
+        let addr = addr.clone();
+        async move { Device::try_connect(&addr, &credentials, keep_alive, None).await }
     };
-    use paho::ConnectReturnCode::{BadUserNameOrPassword, IdentifierRejected};
+    use MqttCode::{
+        BadClientId as IdentifierRejected, BadUserNamePassword as BadUserNameOrPassword,
+    };
 
     let wrong_password = Credentials::secret("d1", "wrong", SignatureType::NoTimestampCheck, now);
     assert_eq!(
@@ -102,7 +96,7 @@ async fn logins_are_checked_like_the_platform_does() {
     use ConnectReturnCode::{BadUserNameOrPassword as Four, IdentifierRejected as Two};
     assert_eq!(codes, [Four, Four, Two, Two, Four]);
     assert_eq!(refusals[0].1, "wrong password");
-    assert!(!emulator.is_online("d1"));
+    assert!(!emulator.app().is_online("d1"));
 
     // Without the timestamp check the same old hour is fine, and a current
     // hour is fine with it.
@@ -110,39 +104,44 @@ async fn logins_are_checked_like_the_platform_does() {
     login(unchecked, 120).await.unwrap().disconnect().await;
     let current = Credentials::secret("d1", SECRET, SignatureType::TimestampCheck, now);
     let device = login(current, 30).await.unwrap();
-    emulator.wait_online("d1", PATIENCE).await.unwrap();
+    emulator.app().wait_online("d1", PATIENCE).await.unwrap();
     device.disconnect().await;
-    emulator.wait_offline("d1", PATIENCE).await.unwrap();
+    emulator.app().wait_offline("d1", PATIENCE).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_login_of_a_device_kicks_the_first() {
     let emulator = emulator().await;
-    let uri = uri(&emulator);
+    let addr = addr(&emulator);
     let now = Utc::now();
     // Different client ids (flag 0 and 1): the device id alone decides.
     let flag_0 = Credentials::secret("d1", SECRET, SignatureType::NoTimestampCheck, now);
     let flag_1 = Credentials::secret("d1", SECRET, SignatureType::TimestampCheck, now);
     assert_ne!(flag_0.client_id, flag_1.client_id);
-    let first = Device::try_connect(&uri, &flag_0, 120, None).await.unwrap();
+    let first = Device::try_connect(&addr, &flag_0, 120, None)
+        .await
+        .unwrap();
     let other = Device::connect(&emulator, "d2").await;
-    let second = Device::try_connect(&uri, &flag_1, 120, None).await.unwrap();
+    let second = Device::try_connect(&addr, &flag_1, 120, None)
+        .await
+        .unwrap();
     first.lost().await;
 
     // The old connection's end does not take the device offline.
-    assert!(emulator.is_online("d1"));
-    assert!(other.client.is_connected());
+    assert!(emulator.app().is_online("d1"));
+    assert!(other.client.is_alive().await);
     emulator
+        .app()
         .send_message("d1", Bytes::from_static(b"to the new one"))
         .unwrap();
     assert_eq!(second.message().await.payload(), b"to the new one");
 
     // The application side can kick a device too.
-    assert!(emulator.disconnect_device("d1"));
+    assert!(emulator.app().disconnect_device("d1"));
     second.lost().await;
-    emulator.wait_offline("d1", PATIENCE).await.unwrap();
-    assert!(!emulator.disconnect_device("d1"));
-    assert!(other.client.is_connected());
+    emulator.app().wait_offline("d1", PATIENCE).await.unwrap();
+    assert!(!emulator.app().disconnect_device("d1"));
+    assert!(other.client.is_alive().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,7 +157,7 @@ async fn reports_fill_the_shadow_and_shadow_gets_are_answered() {
     device
         .publish_json("$oc/devices/d1/sys/properties/report", report)
         .await;
-    let shadow = emulator.shadow("d1");
+    let shadow = emulator.app().shadow("d1");
     assert_eq!(shadow.len(), 1);
     let reported = shadow[0].reported.clone().unwrap();
     assert_eq!(
@@ -196,6 +195,7 @@ async fn reports_fill_the_shadow_and_shadow_gets_are_answered() {
     // Desired values equal to the reported ones are not written to the device.
     let desired = json!({"alarm": 1}).as_object().unwrap().clone();
     emulator
+        .app()
         .set_desired("d1", "smokeDetector", desired)
         .unwrap();
     let battery = json!({"services": [{"service_id": "battery", "properties": {"level": 80}}]});
@@ -232,10 +232,13 @@ async fn desired_values_are_written_when_the_device_comes_online() {
     let emulator = emulator().await;
     let alarm = |value: i64| json!({"alarm": value}).as_object().unwrap().clone();
     emulator
+        .app()
         .set_desired("d1", "smokeDetector", alarm(1))
         .unwrap();
     assert!(matches!(
-        emulator.set_desired("ghost", "smokeDetector", alarm(1)),
+        emulator
+            .app()
+            .set_desired("ghost", "smokeDetector", alarm(1)),
         Err(EmulatorError::UnknownDevice(_))
     ));
 
@@ -260,7 +263,7 @@ async fn desired_values_are_written_when_the_device_comes_online() {
             json!({"result_code": 0, "result_desc": "Success"}),
         )
         .await;
-    let reported = emulator.shadow("d1")[0].reported.clone().unwrap();
+    let reported = emulator.app().shadow("d1")[0].reported.clone().unwrap();
     assert_eq!(
         reported.properties,
         alarm(1),
@@ -269,6 +272,7 @@ async fn desired_values_are_written_when_the_device_comes_online() {
 
     // While online: at once. A refusal leaves the reported value alone.
     emulator
+        .app()
         .set_desired("d1", "smokeDetector", alarm(0))
         .unwrap();
     let (topic, request) = device.json().await;
@@ -281,7 +285,7 @@ async fn desired_values_are_written_when_the_device_comes_online() {
         .publish_json(&response, json!({"result_code": -1, "result_desc": "busy"}))
         .await;
     assert_eq!(
-        emulator.shadow("d1")[0]
+        emulator.app().shadow("d1")[0]
             .reported
             .clone()
             .unwrap()
@@ -291,7 +295,7 @@ async fn desired_values_are_written_when_the_device_comes_online() {
 
     // On reconnect the unmet value comes again.
     device.disconnect().await;
-    emulator.wait_offline("d1", PATIENCE).await.unwrap();
+    emulator.app().wait_offline("d1", PATIENCE).await.unwrap();
     let device = Device::connect(&emulator, "d1").await;
     let (topic, request) = device.json().await;
     assert_eq!(request["services"][0]["properties"], json!({"alarm": 0}));
@@ -303,7 +307,7 @@ async fn desired_values_are_written_when_the_device_comes_online() {
         .publish_json(&response, json!({"result_code": 0}))
         .await;
     assert_eq!(
-        emulator.shadow("d1")[0]
+        emulator.app().shadow("d1")[0]
             .reported
             .clone()
             .unwrap()
@@ -313,7 +317,7 @@ async fn desired_values_are_written_when_the_device_comes_online() {
 
     // Once met, a reconnect writes nothing: the first message is the shadow answer.
     device.disconnect().await;
-    emulator.wait_offline("d1", PATIENCE).await.unwrap();
+    emulator.app().wait_offline("d1", PATIENCE).await.unwrap();
     let device = Device::connect(&emulator, "d1").await;
     device
         .publish_json("$oc/devices/d1/sys/shadow/get/request_id=s", json!({}))
@@ -367,7 +371,7 @@ async fn commands_round_trip_and_time_out() {
     assert_eq!(answer.paras, Some(json!({"rang": true})));
 
     // The trace shows both, in order, readably.
-    let trace = emulator.trace();
+    let trace = emulator.app().trace();
     let command_at = trace.iter().position(|e| e.topic == topic).unwrap();
     let response_at = trace.iter().position(|e| e.topic == response).unwrap();
     assert!(command_at < response_at);
@@ -381,6 +385,7 @@ async fn commands_round_trip_and_time_out() {
 
     // A device that does not answer makes the call time out.
     let silence = emulator
+        .app()
         .send_command(
             "d1",
             "smokeDetector",
@@ -416,6 +421,7 @@ async fn commands_round_trip_and_time_out() {
     );
 
     let offline = emulator
+        .app()
         .send_command("d2", "s", "c", json!({}), PATIENCE)
         .await;
     assert!(
@@ -423,6 +429,7 @@ async fn commands_round_trip_and_time_out() {
         "{offline:?}"
     );
     let unknown = emulator
+        .app()
         .send_command("ghost", "s", "c", json!({}), PATIENCE)
         .await;
     assert!(
@@ -488,7 +495,7 @@ async fn properties_are_written_and_read_through_the_device() {
     let report = get.await.unwrap().unwrap();
     assert_eq!(report.services[0].properties["alarm"], json!(1));
     assert!(
-        emulator.shadow("d1").is_empty(),
+        emulator.app().shadow("d1").is_empty(),
         "a property get does not touch the shadow"
     );
 
@@ -518,7 +525,7 @@ async fn properties_are_written_and_read_through_the_device() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_sync_requests_are_answered() {
     let emulator = emulator().await;
-    let mut events = emulator.subscribe_events();
+    let mut events = emulator.app().subscribe_events();
     let device = Device::connect(&emulator, "d1").await;
     let before = Utc::now().timestamp_millis();
     // Python sends the time as a string; the answer carries a number.
@@ -559,7 +566,7 @@ async fn time_sync_requests_are_answered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uplinks_reach_the_application_and_downlinks_the_device() {
     let emulator = emulator().await;
-    let mut events = emulator.subscribe_events();
+    let mut events = emulator.app().subscribe_events();
     let device = Device::connect(&emulator, "d1").await;
     event_where(&mut events, |e| {
         *e == DeviceEvent::Connected {
@@ -599,16 +606,20 @@ async fn uplinks_reach_the_application_and_downlinks_the_device() {
     );
 
     let system = iot_sdk_protocol::DeviceMessage::new("hi");
-    emulator.send_message("d1", system).unwrap();
+    emulator.app().send_message("d1", system).unwrap();
     let (topic, body) = device.json().await;
     assert_eq!(
         (topic.as_str(), body),
         ("$oc/devices/d1/sys/messages/down", json!({"content": "hi"}))
     );
-    emulator.send_message("d1", &[0xff, 0x00][..]).unwrap();
+    emulator
+        .app()
+        .send_message("d1", &[0xff, 0x00][..])
+        .unwrap();
     assert_eq!(device.message().await.payload(), [0xff, 0x00]);
     let query = iot_sdk_protocol::services::ota::VersionQuery::default().to_event();
     emulator
+        .app()
         .send_event("d1", iot_sdk_protocol::EventEnvelope::single(None, query))
         .unwrap();
     let (topic, body) = device.json().await;
@@ -618,6 +629,7 @@ async fn uplinks_reach_the_application_and_downlinks_the_device() {
         json!({"services": [{"service_id": "$ota", "event_type": "version_query", "paras": {}}]})
     );
     emulator
+        .app()
         .publish_raw("$oc/devices/d1/sys/commands/request_id=x", "not json")
         .unwrap();
     assert_eq!(device.message().await.payload(), b"not json");
@@ -635,7 +647,7 @@ async fn uplinks_reach_the_application_and_downlinks_the_device() {
         }
     );
     assert!(matches!(
-        emulator.send_message("d1", DeviceMessage::default()),
+        emulator.app().send_message("d1", DeviceMessage::default()),
         Err(EmulatorError::DeviceOffline(_))
     ));
 }
@@ -661,10 +673,11 @@ async fn devices_publish_only_their_own_uplinks() {
     d1.publish_json("$oc/devices/d10/sys/properties/report", report)
         .await;
 
-    assert!(emulator.shadow("d2").is_empty());
-    assert!(emulator.shadow("d10").is_empty());
+    assert!(emulator.app().shadow("d2").is_empty());
+    assert!(emulator.app().shadow("d10").is_empty());
     assert!(
         emulator
+            .app()
             .trace()
             .iter()
             .all(|e| e.direction == Direction::Down),
@@ -672,9 +685,11 @@ async fn devices_publish_only_their_own_uplinks() {
     );
     // Same publisher, so order is kept: the platform's message comes first.
     emulator
+        .app()
         .send_message("d2", DeviceMessage::new("real"))
         .unwrap();
     emulator
+        .app()
         .send_message("d1", DeviceMessage::new("real"))
         .unwrap();
     assert_eq!(d2.json().await.1, json!({"content": "real"}));
@@ -740,7 +755,9 @@ async fn get(url: &str, headers: &[(&str, &str)]) -> HttpAnswer {
 async fn ota_packages_need_their_token_and_resume_with_ranges() {
     let emulator = emulator().await;
     let package: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
-    let info = emulator.add_package("firmware v2.bin", package.clone());
+    let info = emulator
+        .app()
+        .add_package("firmware v2.bin", package.clone());
     assert_eq!(
         info.sign,
         Sha256::digest(&package)
@@ -805,8 +822,8 @@ async fn ota_packages_need_their_token_and_resume_with_ranges() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_accept_only_text_plain_and_downloads_serve_files() {
     let emulator = emulator().await;
-    let url = emulator.upload_url("logs/device.log");
-    assert_eq!(emulator.uploaded("logs/device.log"), None);
+    let url = emulator.app().upload_url("logs/device.log");
+    assert_eq!(emulator.app().uploaded("logs/device.log"), None);
 
     let refused = http(
         Method::PUT,
@@ -817,7 +834,7 @@ async fn uploads_accept_only_text_plain_and_downloads_serve_files() {
     )
     .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert_eq!(emulator.uploaded("logs/device.log"), None);
+    assert_eq!(emulator.app().uploaded("logs/device.log"), None);
     let unsigned = url.replace("signature=", "signature=0");
     let refused = http(
         Method::PUT,
@@ -839,15 +856,18 @@ async fn uploads_accept_only_text_plain_and_downloads_serve_files() {
     .await;
     assert_eq!(stored.status, StatusCode::OK);
     assert_eq!(
-        emulator.uploaded("logs/device.log").unwrap(),
+        emulator.app().uploaded("logs/device.log").unwrap(),
         b"line 1\nline 2\n"
     );
     // Without a Content-Type, as §4.2 allows.
     let bare = http(Method::PUT, &url, &[], b"again", None).await;
     assert_eq!(bare.status, StatusCode::OK);
-    assert_eq!(emulator.uploaded("logs/device.log").unwrap(), b"again");
+    assert_eq!(
+        emulator.app().uploaded("logs/device.log").unwrap(),
+        b"again"
+    );
 
-    let download = emulator.add_file("config.json", &b"{\"a\":1}"[..]);
+    let download = emulator.app().add_file("config.json", &b"{\"a\":1}"[..]);
     let file = get(&download, &[]).await;
     assert_eq!(
         (file.status, file.body),
@@ -912,51 +932,42 @@ async fn tls_serves_mqtt_https_and_x509_devices() {
         emulator.ca_pem().unwrap()
     );
     assert!(emulator.server_uri().starts_with("mqtts://localhost:"));
-    let uri = format!("ssl://localhost:{}", emulator.mqtt_port());
+    let addr = format!("localhost:{}", emulator.mqtt_port());
 
-    let dir = tempfile::tempdir().unwrap();
-    let ssl = |identity: Option<&rcgen::CertifiedKey<rcgen::KeyPair>>| {
-        let mut options = paho::SslOptionsBuilder::new();
-        options.trust_store(&ca_file).unwrap().verify(true);
-        if let Some(identity) = identity {
-            let name = fastrand::u64(..);
-            let (cert, key) = (
-                dir.path().join(format!("{name}.pem")),
-                dir.path().join(format!("{name}.key")),
-            );
-            std::fs::write(&cert, identity.cert.pem()).unwrap();
-            std::fs::write(&key, identity.signing_key.serialize_pem()).unwrap();
-            options.key_store(&cert).unwrap().private_key(&key).unwrap();
-        }
-        options.finalize()
+    let ca_pem = std::fs::read_to_string(&ca_file).unwrap();
+    let tls = |identity: Option<&rcgen::CertifiedKey<rcgen::KeyPair>>| Tls {
+        ca_pem: ca_pem.clone(),
+        identity: identity.map(|identity| {
+            let key = identity.signing_key.serialize_der();
+            (identity.cert.der().to_vec(), key)
+        }),
     };
-    let secret_device = Device::try_connect(&uri, &credentials("d1"), 120, Some(ssl(None)))
+    let secret_device = Device::try_connect(&addr, &credentials("d1"), 120, Some(tls(None)))
         .await
         .unwrap();
-    emulator.wait_online("d1", PATIENCE).await.unwrap();
+    emulator.app().wait_online("d1", PATIENCE).await.unwrap();
 
     let x509 = Credentials::x509("cert_device", SignatureType::NoTimestampCheck, Utc::now());
-    let refused = Device::try_connect(&uri, &x509, 120, Some(ssl(Some(&stranger)))).await;
-    assert_eq!(
-        refused_with(refused),
-        paho::ConnectReturnCode::BadUserNameOrPassword
-    );
-    let refused = Device::try_connect(&uri, &x509, 120, Some(ssl(None))).await;
-    assert_eq!(
-        refused_with(refused),
-        paho::ConnectReturnCode::BadUserNameOrPassword
-    );
-    let cert_device = Device::try_connect(&uri, &x509, 120, Some(ssl(Some(&device_cert))))
+    let refused = Device::try_connect(&addr, &x509, 120, Some(tls(Some(&stranger)))).await;
+    assert_eq!(refused_with(refused), MqttCode::BadUserNamePassword);
+    let refused = Device::try_connect(&addr, &x509, 120, Some(tls(None))).await;
+    assert_eq!(refused_with(refused), MqttCode::BadUserNamePassword);
+    let cert_device = Device::try_connect(&addr, &x509, 120, Some(tls(Some(&device_cert))))
         .await
         .unwrap();
-    emulator.wait_online("cert_device", PATIENCE).await.unwrap();
     emulator
+        .app()
+        .wait_online("cert_device", PATIENCE)
+        .await
+        .unwrap();
+    emulator
+        .app()
         .send_message("cert_device", DeviceMessage::new("secure"))
         .unwrap();
     assert_eq!(cert_device.json().await.1, json!({"content": "secure"}));
 
     // HTTPS with the same CA, host name checked.
-    let info = emulator.add_package("fw.bin", &b"firmware"[..]);
+    let info = emulator.app().add_package("fw.bin", &b"firmware"[..]);
     assert!(
         info.url_v2.starts_with("https://localhost:"),
         "{}",

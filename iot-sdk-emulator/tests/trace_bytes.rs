@@ -19,7 +19,7 @@ async fn one_mib_uplinks_are_held_cut() {
         // QoS 1: once acknowledged, the platform has recorded it.
         d1.publish(topic, vec![b'a' + i % 26; MIB]).await;
     }
-    let trace = emulator.trace();
+    let trace = emulator.app().trace();
     assert_eq!(trace.len(), 40);
     let held: usize = trace.iter().map(|e| e.payload.len()).sum();
     assert!(held <= TRACE_MAX_BYTES, "{held} bytes held");

@@ -1,11 +1,14 @@
-//! Helpers shared by the emulator's test binaries: a device played by paho.
+//! Helpers shared by the emulator's test binaries: devices played by a
+//! small pure-Rust MQTT client.
 
 #![allow(dead_code, reason = "each test binary uses a different part")]
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "test helpers fail the test by panicking"
 )]
 
+pub mod client;
 pub mod raw;
 
 use std::time::Duration;
@@ -13,8 +16,11 @@ use std::time::Duration;
 use chrono::Utc;
 use iot_sdk_emulator::{DeviceRegistration, Emulator, EmulatorConfig};
 use iot_sdk_protocol::auth::{Credentials, SignatureType};
-use paho_mqtt as paho;
+use rumqttc::mqttbytes::QoS;
+use rumqttc::mqttbytes::v4::ConnectReturnCode;
 use serde_json::Value;
+
+pub use client::{Client, ConnectError, Message, Options, Tls};
 
 pub const PATIENCE: Duration = Duration::from_secs(30);
 pub const SECRET: &str = "12345678";
@@ -26,8 +32,9 @@ pub async fn emulator() -> Emulator {
     Emulator::start(config).await.unwrap()
 }
 
-pub fn uri(emulator: &Emulator) -> String {
-    format!("tcp://{}", emulator.mqtt_addr())
+/// Where devices connect, as `host:port`.
+pub fn addr(emulator: &Emulator) -> String {
+    emulator.mqtt_addr().to_string()
 }
 
 pub fn credentials(device_id: &str) -> Credentials {
@@ -39,105 +46,75 @@ pub fn credentials(device_id: &str) -> Credentials {
     )
 }
 
-/// A device played by paho, with its inbound stream (`None` = connection lost).
+/// A device: a [`Client`] logged in with a device's credentials.
 pub struct Device {
-    pub client: paho::AsyncClient,
-    pub stream: paho::AsyncReceiver<Option<paho::Message>>,
-}
-
-impl Drop for Device {
-    fn drop(&mut self) {
-        release(self.client.clone());
-    }
-}
-
-/// Lets go of a paho client without ever destroying it.
-///
-/// paho's tokens hold clones of their client; when a token completes after
-/// the test dropped its own clone, the client is destroyed on paho's callback
-/// thread, under paho's global lock, and every client in the process hangs
-/// (seen here under load). A test process is short-lived: disconnect, and
-/// leak the client instead.
-pub fn release(client: paho::AsyncClient) {
-    std::thread::spawn(move || {
-        // Settled first, so that no token of this client is left pending.
-        let _ = client.disconnect(None).wait_for(Duration::from_secs(1));
-        std::mem::forget(client);
-    });
+    pub client: Client,
 }
 
 impl Device {
+    /// Logs in at `addr` (`host:port`) as `credentials` say, over TLS with `tls`.
     pub async fn try_connect(
-        uri: &str,
+        addr: &str,
         credentials: &Credentials,
-        keep_alive: u64,
-        ssl: Option<paho::SslOptions>,
-    ) -> Result<Device, paho::Error> {
-        let options = paho::CreateOptionsBuilder::new()
-            .server_uri(uri)
-            .client_id(&credentials.client_id)
-            .persistence(paho::PersistenceType::None)
-            .finalize();
-        let mut client = paho::AsyncClient::new(options).unwrap();
-        let stream = client.get_stream(None);
-        let mut connect = paho::ConnectOptionsBuilder::with_mqtt_version(paho::MQTT_VERSION_3_1_1);
-        connect
-            .clean_session(true)
-            .keep_alive_interval(Duration::from_secs(keep_alive))
-            .user_name(&credentials.username);
-        if let Some(password) = &credentials.password {
-            connect.password(password.as_str());
-        }
-        if let Some(ssl) = ssl {
-            connect.ssl_options(ssl);
-        }
-        // Wrapped first, so that a refused client is released like any other.
-        let device = Device { client, stream };
-        device.client.connect(connect.finalize()).await?;
-        Ok(device)
+        keep_alive: u16,
+        tls: Option<Tls>,
+    ) -> Result<Device, ConnectError> {
+        let mut options = Options::new(&credentials.client_id)
+            .login(&credentials.username, credentials.password.as_deref());
+        options.keep_alive = keep_alive;
+        options.tls = tls;
+        let client = Client::open(addr, options).await?;
+        Ok(Device { client })
     }
 
     /// Logs in with the secret and flag 0; the platform subscribes it itself.
     pub async fn connect(emulator: &Emulator, device_id: &str) -> Device {
-        Device::try_connect(&uri(emulator), &credentials(device_id), 120, None)
+        Device::try_connect(&addr(emulator), &credentials(device_id), 120, None)
             .await
             .unwrap()
     }
 
+    /// Publishes at QoS 1: returns once the platform has handled it.
     pub async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
-        let message = paho::Message::new(topic, payload.into(), 1);
-        self.client.publish(message).await.unwrap();
+        self.client.publish(topic, payload, QoS::AtLeastOnce).await;
     }
 
     pub async fn publish_json(&self, topic: &str, payload: Value) {
         self.publish(topic, payload.to_string()).await;
     }
 
-    pub async fn next(&self) -> Option<paho::Message> {
-        tokio::time::timeout(PATIENCE, self.stream.recv())
-            .await
-            .expect("nothing received in time")
-            .expect("stream closed")
+    /// The next delivery; `None` once the connection is lost.
+    pub async fn next(&self) -> Option<Message> {
+        self.client.next().await
     }
 
-    pub async fn message(&self) -> paho::Message {
-        self.next().await.expect("connection lost")
+    pub async fn message(&self) -> Message {
+        self.client.message().await
     }
 
     /// The next message, its topic and its payload as JSON.
     pub async fn json(&self) -> (String, Value) {
         let message = self.message().await;
         let json = serde_json::from_slice(message.payload()).unwrap();
-        (message.topic().to_owned(), json)
+        (message.topic, json)
     }
 
     /// Waits until the platform has dropped this client.
     pub async fn lost(&self) {
-        while self.next().await.is_some() {}
+        self.client.lost().await;
     }
 
     pub async fn disconnect(self) {
-        self.client.disconnect(None).await.unwrap();
+        self.client.disconnect().await;
+    }
+}
+
+/// The CONNACK code a login was refused with.
+pub fn refused_with<T>(result: Result<T, ConnectError>) -> ConnectReturnCode {
+    match result {
+        Err(ConnectError::Refused(code)) => code,
+        Err(other) => panic!("refused without a CONNACK code: {other:?}"),
+        Ok(_) => panic!("accepted"),
     }
 }
 
