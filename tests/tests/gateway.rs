@@ -769,7 +769,8 @@ async fn children_auto_reporting_together_share_one_batch_until_cleared_or_stopp
     let mut trace = emulator.subscribe_trace();
     let period = Duration::from_millis(100);
     let own = gateway
-        .device().add_service(Lamp {
+        .device()
+        .add_service(Lamp {
             brightness: 1,
             power: 0.0,
         })

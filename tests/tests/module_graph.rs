@@ -559,7 +559,6 @@ fn derive_has_no_import_circle() {
 }
 
 #[test]
-#[ignore = "the runtime's circles are being removed (issue 16, item 1); un-ignore when that lands"]
 fn runtime_has_no_import_circle() {
     assert_acyclic("iot-sdk");
 }

@@ -1,10 +1,10 @@
 //! Transport settings and their validation.
 
-use std::fmt;
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
 use std::time::Duration;
 
+use super::choice::MqttBackend;
+use super::tls_config::TlsConfig;
 use crate::error::{Error, Result};
 use crate::protocol::filter::{is_valid_filter, is_valid_topic_name};
 
@@ -34,7 +34,7 @@ pub struct TransportConfig {
     /// Filters subscribed at QoS 1 after every CONNACK, before anything else is sent.
     pub subscriptions: Vec<String>,
     /// The MQTT client library; `None` for the default. `IOT_SDK_MQTT_BACKEND` overrides it.
-    pub backend: Option<super::MqttBackend>,
+    pub backend: Option<MqttBackend>,
 }
 
 impl TransportConfig {
@@ -171,52 +171,6 @@ impl Default for ReconnectConfig {
     }
 }
 
-/// TLS settings. The server certificate is always verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsConfig {
-    /// PEM file of trusted CA certificates; `None` uses the system's trust store.
-    pub ca_file: Option<PathBuf>,
-    /// Check that the server certificate names the host (default `true`).
-    /// Turning this off lets anyone with a certificate from a trusted CA impersonate the server.
-    pub verify_host_name: bool,
-    /// Client certificate for X.509 authentication (`docs/protocol.md` §1.6).
-    pub client_cert: Option<ClientCert>,
-}
-
-impl Default for TlsConfig {
-    fn default() -> Self {
-        Self {
-            ca_file: None,
-            verify_host_name: true,
-            client_cert: None,
-        }
-    }
-}
-
-/// A client certificate and its private key, both PEM files.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientCert {
-    /// The certificate (chain), leaf first.
-    pub cert_file: PathBuf,
-    /// The private key.
-    pub key_file: PathBuf,
-    /// Password of an encrypted private key.
-    pub key_password: Option<String>,
-}
-
-impl fmt::Debug for ClientCert {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientCert")
-            .field("cert_file", &self.cert_file)
-            .field("key_file", &self.key_file)
-            .field(
-                "key_password",
-                &self.key_password.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
-}
-
 /// Checks a publish topic: non-empty, no wildcard, no NUL, at most 65 535 bytes.
 pub(crate) fn check_topic(topic: &str) -> Result<()> {
     if is_valid_topic_name(topic) {
@@ -240,6 +194,7 @@ pub(crate) fn check_filter(filter: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::tls_config::ClientCert;
 
     fn config(host: &str, port: u16) -> TransportConfig {
         TransportConfig {

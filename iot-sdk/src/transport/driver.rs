@@ -16,9 +16,11 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tracing::{debug, info, warn};
 
-use super::backend::{Attempt, Backend, Connection, Heard, Hooks, Publish};
+use super::backend::Connection;
 use super::backoff::Backoff;
+use super::choice::Backend;
 use super::outbox::Outbox;
+use super::seam::{Attempt, Heard, Hooks, Publish};
 use super::{
     ConnectionState, CredentialsFn, Inbound, OutboxConfig, OverflowPolicy, QoS, StopReason,
     TransportConfig, stop_reason,

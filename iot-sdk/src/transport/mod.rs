@@ -39,6 +39,7 @@
 
 mod backend;
 mod backoff;
+mod choice;
 mod config;
 mod driver;
 mod outbox;
@@ -48,8 +49,10 @@ mod paho;
 mod rumqtt;
 // Also the TLS of the SDK's HTTPS (`http.rs`), so built with either backend.
 pub(crate) mod rustls_tls;
+mod seam;
 #[cfg(feature = "paho")]
 mod tls;
+mod tls_config;
 
 #[cfg(test)]
 mod tests;
@@ -62,14 +65,13 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use config::{
-    ClientCert, OutboxConfig, OverflowPolicy, ReconnectConfig, TlsConfig, TransportConfig,
-};
+pub use config::{OutboxConfig, OverflowPolicy, ReconnectConfig, TransportConfig};
+pub use tls_config::{ClientCert, TlsConfig};
 
 use crate::error::{Error, Result};
 use crate::protocol::auth::Credentials;
-use backend::Backend;
-pub use backend::MqttBackend;
+use choice::Backend;
+pub use choice::MqttBackend;
 use driver::{Command, Driver, Outgoing, Shared};
 use outbox::Push;
 

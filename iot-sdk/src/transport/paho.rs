@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tracing::{debug, warn};
 
-use super::backend::{Attempt, Hooks, Publish, Subscribed};
+use super::seam::{Attempt, Hooks, Publish, Subscribed};
 use super::tls::{self, Diagnosis};
 use super::{QoS, StopReason, TransportConfig};
 use crate::error::{Error, Result};
@@ -300,7 +300,7 @@ async fn classify(config: &TransportConfig, error: paho::Error) -> Attempt {
     use paho::ConnectReturnCode::BadUserNameOrPassword;
     match error {
         paho::Error::ConnectReturn(BadUserNameOrPassword) => Attempt::Fatal(
-            StopReason::AuthenticationFailed(super::backend::refusal(config)),
+            StopReason::AuthenticationFailed(super::seam::refusal(config)),
         ),
         paho::Error::ConnectReturn(code) => Attempt::Failed(format!(
             "connection refused: {code} (CONNACK {})",

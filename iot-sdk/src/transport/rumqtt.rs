@@ -21,7 +21,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
-use super::backend::{Attempt, Hooks, Publish, Subscribed};
+use super::seam::{Attempt, Hooks, Publish, Subscribed};
 use super::{Inbound, QoS, StopReason, TransportConfig, rustls_tls};
 use crate::error::Error;
 use crate::protocol::auth::Credentials;
@@ -262,7 +262,7 @@ async fn run(
     waiting: Arc<Mutex<Waiting>>,
     end: watch::Sender<Option<String>>,
     inbound: tokio::sync::mpsc::UnboundedSender<Inbound>,
-    heard: Arc<super::backend::Heard>,
+    heard: Arc<super::seam::Heard>,
 ) {
     let mut disconnecting = false;
     let why = loop {
@@ -362,7 +362,7 @@ fn classify(config: &TransportConfig, error: ConnectionError) -> Attempt {
     let unreachable = |why: String| Attempt::Failed(format!("cannot reach {host}:{port}: {why}"));
     match error {
         ConnectionError::ConnectionRefused(ConnectReturnCode::BadUserNamePassword) => {
-            Attempt::Fatal(StopReason::AuthenticationFailed(super::backend::refusal(
+            Attempt::Fatal(StopReason::AuthenticationFailed(super::seam::refusal(
                 config,
             )))
         }

@@ -18,7 +18,7 @@ use tokio_rustls::rustls::{
     self, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-use super::{ClientCert, TlsConfig};
+use super::tls_config::{ClientCert, TlsConfig};
 use crate::error::{Error, Result};
 
 type Builder = rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>;

@@ -17,7 +17,7 @@ use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::{X509, X509VerifyResult};
 use paho_mqtt as paho;
 
-use super::{ClientCert, TlsConfig};
+use super::tls_config::{ClientCert, TlsConfig};
 use crate::error::{Error, Result};
 
 /// Checks that every configured file can be read and holds what it should, and that

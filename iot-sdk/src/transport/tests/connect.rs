@@ -8,7 +8,7 @@ use super::support::{Mosquitto, ScriptedBroker, anonymous, config, password_file
 use super::{next_message, state, stopped, until_gone};
 use crate::error::Error;
 use crate::protocol::auth::Credentials;
-use crate::transport::backend::Backend;
+use crate::transport::choice::Backend;
 use crate::transport::{ConnectionState, Inbound, QoS, StopReason, Transport};
 
 async fn publishes_and_receives_its_own_subscriptions(backend: Backend) {

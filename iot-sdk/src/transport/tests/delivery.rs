@@ -10,7 +10,7 @@ use futures::poll;
 use super::support::{Mosquitto, Subscriber, anonymous, config, free_port, start, within};
 use super::{next_message, until_gone};
 use crate::error::Error;
-use crate::transport::backend::Backend;
+use crate::transport::choice::Backend;
 use crate::transport::{Delivery, Inbound, OverflowPolicy, QoS, Transport};
 
 const MESSAGES: usize = 1_000;

@@ -8,11 +8,11 @@ macro_rules! on_every_backend {
     ($( #[$attr:meta] $name:ident ),* $(,)?) => {
         #[cfg(feature = "paho")]
         mod paho {
-            $( #[$attr] async fn $name() { super::$name(crate::transport::backend::Backend::Paho).await } )*
+            $( #[$attr] async fn $name() { super::$name(crate::transport::choice::Backend::Paho).await } )*
         }
         #[cfg(feature = "rumqtt")]
         mod rumqtt {
-            $( #[$attr] async fn $name() { super::$name(crate::transport::backend::Backend::Rumqtt).await } )*
+            $( #[$attr] async fn $name() { super::$name(crate::transport::choice::Backend::Rumqtt).await } )*
         }
     };
 }

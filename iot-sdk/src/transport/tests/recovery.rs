@@ -11,7 +11,7 @@ use super::support::{
     Link, Mosquitto, Proxy, ScriptedBroker, anonymous, config, free_port, start, within,
 };
 use crate::error::Error;
-use crate::transport::backend::Backend;
+use crate::transport::choice::Backend;
 use crate::transport::{ConnectionState, Inbound, OverflowPolicy, QoS, Transport};
 
 /// Records the `attempt` of every `Reconnecting` state the transport goes through.

@@ -11,7 +11,7 @@ use pkcs8::{DecodePrivateKey, PrivateKeyInfo};
 use super::support::{Mosquitto, Pki, ScriptedBroker, anonymous, config, start, within};
 use super::{next_message, state, until_gone};
 use crate::error::{Error, Result};
-use crate::transport::backend::Backend;
+use crate::transport::choice::Backend;
 use crate::transport::{
     ClientCert, ConnectionState, QoS, StopReason, TlsConfig, Transport, TransportConfig,
 };

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::protocol::auth::Credentials;
-use crate::transport::backend::Backend;
+use crate::transport::choice::Backend;
 use crate::transport::{
     CredentialsFn, Inbound, OutboxConfig, ReconnectConfig, Transport, TransportConfig,
 };
