@@ -571,7 +571,7 @@ mod tests {
         }
 
         fn status_of(&self, device_id: &str) -> Option<String> {
-            let children = self.emulator.sub_devices(&self.gateway_id);
+            let children = self.emulator.app().sub_devices(&self.gateway_id);
             let child = children.into_iter().find(|d| d.device_id == device_id)?;
             child.status
         }
@@ -588,6 +588,7 @@ mod tests {
         /// The gateway's answer to a `tcp/say` command for the child.
         async fn command(&self, device_id: &str) -> CommandResponse {
             self.emulator
+                .app()
                 .send_command(device_id, "tcp", "say", json!({"text": "hi"}), WAIT)
                 .await
                 .expect("answered")
@@ -603,7 +604,7 @@ mod tests {
     #[tokio::test]
     async fn tcp_children_are_added_talk_get_commands_go_offline_and_are_deleted() {
         let fx = Fixture::start().await;
-        let mut events = fx.emulator.subscribe_events();
+        let mut events = fx.emulator.app().subscribe_events();
 
         let mut one = fx.child("one").await;
         let mut two = fx.child("two").await;
@@ -653,6 +654,7 @@ mod tests {
         );
         let left: Vec<String> = fx
             .emulator
+            .app()
             .sub_devices(&fx.gateway_id)
             .into_iter()
             .map(|d| d.device_id)
@@ -667,7 +669,7 @@ mod tests {
             .await
             .expect("welcomed");
         fx.wait_status("tcp_one", "ONLINE").await;
-        assert_eq!(fx.emulator.sub_devices(&fx.gateway_id).len(), 1);
+        assert_eq!(fx.emulator.app().sub_devices(&fx.gateway_id).len(), 1);
     }
 
     #[tokio::test]
@@ -704,7 +706,10 @@ mod tests {
         let mut child = fx.child("one").await;
         fx.wait_status("tcp_one", "ONLINE").await;
 
-        fx.emulator.delete_sub_device("tcp_one").expect("deleted");
+        fx.emulator
+            .app()
+            .delete_sub_device("tcp_one")
+            .expect("deleted");
         let line = within("the delete", child.expect("deleted"))
             .await
             .expect("a line");
@@ -735,6 +740,7 @@ mod tests {
             ..NewSubDevice::default()
         };
         fx.emulator
+            .app()
             .add_sub_device(&fx.gateway_id, console)
             .expect("added");
         within("the offline answer", async {

@@ -8,11 +8,12 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::io::Result<()> {
 //! let emulator = Emulator::start(EmulatorConfig::default()).await?;
-//! emulator.register_device(DeviceRegistration::secret("prod1_node1", "12345678"));
+//! let app = emulator.app();
+//! app.register_device(DeviceRegistration::secret("prod1_node1", "12345678"));
 //! println!("devices connect to {}", emulator.server_uri()); // mqtt://127.0.0.1:PORT
 //!
 //! // The application side waits for the device's answer; nobody is connected yet.
-//! let answer = emulator
+//! let answer = app
 //!     .send_command("prod1_node1", "smokeDetector", "ringAlarm", serde_json::json!({}), Duration::from_secs(5))
 //!     .await;
 //! assert!(matches!(answer, Err(EmulatorError::DeviceOffline(_))));
@@ -82,7 +83,6 @@ mod util;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -157,8 +157,8 @@ impl EmulatorConfig {
     }
 }
 
-/// A running emulated platform. It derefs to its [`App`] handle, so every
-/// application-side operation is available on it directly.
+/// A running emulated platform: its servers' addresses, and the
+/// application side through [`Emulator::app`].
 ///
 /// Dropping it stops it without waiting; [`Emulator::shutdown`] waits.
 pub struct Emulator {
@@ -224,9 +224,16 @@ impl Emulator {
         })
     }
 
-    /// A handle on the application side that outlives borrows of the emulator.
+    /// The application side (commands, properties, shadow, trace, files…):
+    /// a cheap handle that outlives borrows of the emulator.
     pub fn app(&self) -> App {
         self.app.clone()
+    }
+
+    /// The HTTP server's base URL, e.g. `http://127.0.0.1:40123` (with
+    /// TLS `https://localhost:PORT`).
+    pub fn http_base_url(&self) -> &str {
+        self.app.http_base_url()
     }
 
     /// The MQTT port.
@@ -276,14 +283,6 @@ impl Emulator {
         http.shutdown().await;
         drop(tls);
         tracing::info!("IoTDA emulator stopped");
-    }
-}
-
-impl Deref for Emulator {
-    type Target = App;
-
-    fn deref(&self) -> &App {
-        &self.app
     }
 }
 

@@ -58,7 +58,7 @@ async fn a_device_bootstraps_by_secret_onto_the_assigned_instance() {
     let config = BootstrapConfig::default().device(DeviceRegistration::secret(&device_id, SECRET));
     let (emulator, server) = provisioning(config, false).await;
     assert!(
-        !emulator.is_registered(&device_id),
+        !emulator.app().is_registered(&device_id),
         "only the provisioning service knows it yet"
     );
 
@@ -71,7 +71,7 @@ async fn a_device_bootstraps_by_secret_onto_the_assigned_instance() {
         ("127.0.0.1", emulator.mqtt_port(), false)
     );
     let device = connect(&bootstrap).await;
-    assert!(emulator.is_online(&device_id));
+    assert!(emulator.app().is_online(&device_id));
     device.close().await.expect("closes");
 }
 
@@ -110,7 +110,7 @@ async fn a_device_bootstraps_by_certificate_over_tls() {
         .ca_file(&ca)
         .instance(move |builder| builder.ca_file(&instance_ca));
     let device = connect(&bootstrap).await;
-    assert!(emulator.is_online(&device_id));
+    assert!(emulator.app().is_online(&device_id));
     device.close().await.expect("closes");
 }
 
@@ -132,8 +132,8 @@ async fn a_registration_group_device_registers_itself_and_keeps_its_issued_secre
             .expect("base64 group secret")
             .cache_file(&cache);
     let device = connect(&bootstrap).await;
-    assert!(emulator.is_registered(&device_id));
-    assert!(emulator.is_online(&device_id));
+    assert!(emulator.app().is_registered(&device_id));
+    assert!(emulator.app().is_online(&device_id));
     let issued = read_cache(&cache)
         .secret
         .expect("the issued secret is cached");
@@ -143,7 +143,7 @@ async fn a_registration_group_device_registers_itself_and_keeps_its_issued_secre
     // The issued secret, not the group's, opens the instance next time.
     server.shutdown().await;
     let device = connect(&bootstrap).await;
-    assert!(emulator.is_online(&device_id));
+    assert!(emulator.app().is_online(&device_id));
     device.close().await.expect("closes");
 }
 
@@ -159,7 +159,7 @@ async fn a_wrong_group_secret_is_refused() {
         matches!(result, Err(Error::Authentication(_))),
         "{result:?}"
     );
-    assert!(!emulator.is_registered(&device_id));
+    assert!(!emulator.app().is_registered(&device_id));
 }
 
 #[tokio::test]
@@ -176,7 +176,7 @@ async fn the_cached_instance_is_used_on_the_next_start() {
     // Without the provisioning server, only the cache can tell where to go.
     server.shutdown().await;
     let device = connect(&bootstrap).await;
-    assert!(emulator.is_online(&device_id));
+    assert!(emulator.app().is_online(&device_id));
     device.close().await.expect("closes");
 }
 
@@ -201,8 +201,8 @@ async fn an_instance_that_refuses_the_device_triggers_a_new_bootstrap() {
 
     let bootstrap = Bootstrap::secret(server.server_uri(), &device_id, SECRET).cache_file(&cache);
     let device = connect(&bootstrap).await;
-    assert!(emulator.is_online(&device_id));
-    assert!(!old.is_online(&device_id));
+    assert!(emulator.app().is_online(&device_id));
+    assert!(!old.app().is_online(&device_id));
     assert_eq!(
         read_cache(&cache).port,
         emulator.mqtt_port(),
@@ -235,7 +235,7 @@ async fn an_unreachable_cached_instance_triggers_a_new_bootstrap() {
         .cache_file(&cache)
         .cached_connect_timeout(Duration::from_secs(2));
     let device = connect(&bootstrap).await;
-    assert!(emulator.is_online(&device_id));
+    assert!(emulator.app().is_online(&device_id));
     device.close().await.expect("closes");
 }
 

@@ -199,7 +199,7 @@ async fn a_wrong_secret_is_refused_once_by_the_platform() {
     let emulator = Emulator::start(EmulatorConfig::default().device(registration))
         .await
         .expect("the emulator starts");
-    let mut events = emulator.subscribe_events();
+    let mut events = emulator.app().subscribe_events();
     let device = device_builder(&emulator.server_uri(), &device_id)
         .build()
         .expect("a valid configuration");
@@ -218,7 +218,7 @@ async fn a_wrong_secret_is_refused_once_by_the_platform() {
         }
     }
     assert_eq!(refusals.len(), 1, "one attempt only: {refusals:?}");
-    assert!(!emulator.is_online(&device_id));
+    assert!(!emulator.app().is_online(&device_id));
 }
 
 #[tokio::test]

@@ -727,6 +727,7 @@ async fn the_platform_answers_the_shadow_with_the_reported_values() {
         .expect("acknowledged");
     let desired = object(json!({"alarm": 0}));
     emulator
+        .app()
         .set_desired(device.device_id(), "smokeDetector", desired.clone())
         .expect("desired set");
 

@@ -115,6 +115,7 @@ async fn with_rules_for_own_id(
         .map(|r| (r.rule_id.clone(), r.rule_version_in_shadow))
         .collect();
     emulator
+        .app()
         .set_rules(device.device_id(), rules)
         .expect("rules set");
     wait_for_rules(&engine, &expected).await;
@@ -126,8 +127,8 @@ async fn rules_survive_a_reconnect_and_run_while_offline() {
     let (emulator, device, boiler, _engine) =
         with_rules_for_own_id("rule-reconnect", |id| vec![threshold(id, 1, "40", "ring")]).await;
     let mut state = device.state().expect("started");
-    let mut events = emulator.subscribe_events();
-    assert!(emulator.disconnect_device(device.device_id()));
+    let mut events = emulator.app().subscribe_events();
+    assert!(emulator.app().disconnect_device(device.device_id()));
     within(
         "the device to see the loss",
         state.wait_for(|s| !matches!(s, ConnectionState::Connected)),
@@ -165,6 +166,7 @@ async fn a_rule_update_replaces_the_old_version() {
         with_rules_for_own_id("rule-update", |id| vec![threshold(id, 1, "40", "ring")]).await;
     let id = device.device_id().to_owned();
     emulator
+        .app()
         .set_rules(&id, vec![threshold(&id, 2, "80", "ring")])
         .expect("rules set");
     wait_for_rules(&engine, &[("too-hot".into(), 2)]).await;
@@ -175,7 +177,10 @@ async fn a_rule_update_replaces_the_old_version() {
     );
     assert_eq!(report(&boiler, 85.0).await, 1);
     // Taking the rule away deletes it on the device.
-    emulator.set_rules(&id, Vec::new()).expect("rules set");
+    emulator
+        .app()
+        .set_rules(&id, Vec::new())
+        .expect("rules set");
     wait_for_rules(&engine, &[]).await;
     assert_eq!(report(&boiler, 20.0).await, 1);
     assert_eq!(report(&boiler, 90.0).await, 1);
@@ -231,7 +236,10 @@ async fn a_daily_timer_rule_fires_on_schedule_by_the_test_clock() {
                      "command": {"serviceId": "boiler", "commandName": "ring", "commandBody": {}}}]
     }))
     .unwrap();
-    emulator.set_rules(&id, vec![timer]).expect("rules set");
+    emulator
+        .app()
+        .set_rules(&id, vec![timer])
+        .expect("rules set");
     wait_for_rules(&engine, &[("morning".into(), 1)]).await;
 
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -303,7 +311,10 @@ async fn a_gateway_rule_commands_its_child_and_reports_an_unknown_device() {
         rule
     };
     let rules = vec![rule("light_lamp", "lamp-on"), rule("light_ghost", "ghost")];
-    emulator.set_rules(&gateway_id, rules).expect("rules set");
+    emulator
+        .app()
+        .set_rules(&gateway_id, rules)
+        .expect("rules set");
     wait_for_rules(&engine, &[("ghost".into(), 1), ("lamp-on".into(), 1)]).await;
 
     let hot = ServiceProperties::new(

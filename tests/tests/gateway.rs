@@ -115,7 +115,7 @@ async fn a_child_is_added_goes_online_talks_and_is_deleted() {
     let (emulator, gateway_id) = platform().await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let gateway = gateway(&emulator, &gateway_id, &dir.path().join("children.json")).await;
-    let mut events = emulator.subscribe_events();
+    let mut events = emulator.app().subscribe_events();
 
     // One new child, one the request names twice: a partial failure.
     let added = gateway
@@ -150,6 +150,7 @@ async fn a_child_is_added_goes_online_talks_and_is_deleted() {
         Some("sensor_ghost")
     );
     let statuses: BTreeMap<String, Option<String>> = emulator
+        .app()
         .sub_devices(&gateway_id)
         .into_iter()
         .map(|d| (d.device_id, d.status))
@@ -203,6 +204,7 @@ async fn a_child_is_added_goes_online_talks_and_is_deleted() {
         });
     }
     let answer = emulator
+        .app()
         .send_command(&child_id("n2"), "switch", "on", json!({}), DEFAULT_TIMEOUT)
         .await
         .expect("the gateway answers for the child");
@@ -214,12 +216,14 @@ async fn a_child_is_added_goes_online_talks_and_is_deleted() {
         ..DeviceMessage::new("to n1")
     };
     emulator
+        .app()
         .send_message(&gateway_id, down)
         .expect("the gateway is online");
     assert_eq!(common::next(&mut seen_rx).await, "n1 message \"to n1\"");
     let query = Event::new("$ota", "version_query", &json!({})).expect("an event");
     let envelope = EventEnvelope::single(Some(child_id("n2")), query);
     emulator
+        .app()
         .send_event(&gateway_id, envelope)
         .expect("the gateway is online");
     assert_eq!(common::next(&mut seen_rx).await, "n2 event version_query");
@@ -234,6 +238,7 @@ async fn a_child_is_added_goes_online_talks_and_is_deleted() {
     assert_eq!(deleted.successful_devices, [child_id("n1")]);
     assert_eq!(deleted.failed_devices.len(), 1);
     let remaining: Vec<String> = emulator
+        .app()
         .sub_devices(&gateway_id)
         .into_iter()
         .map(|d| d.device_id)
@@ -256,6 +261,7 @@ async fn command_for(emulator: &Emulator, gateway_id: &str, object_device_id: &s
     });
     let request = iot_sdk_emulator::Request::Command;
     emulator
+        .app()
         .gateway_request(gateway_id, request, &command, DEFAULT_TIMEOUT)
         .await
         .expect("the gateway answers")
@@ -275,6 +281,7 @@ async fn requests_for_an_unknown_child_get_error_answers() {
     let set = json!({"object_device_id": "sensor_ghost", "services": [{"service_id": "s", "properties": {"a": 1}}]});
     let request = iot_sdk_emulator::Request::PropertiesSet;
     let answer: ResultResponse = emulator
+        .app()
         .gateway_request(&gateway_id, request, &set, DEFAULT_TIMEOUT)
         .await
         .expect("the gateway answers");
@@ -289,6 +296,7 @@ async fn requests_for_an_unknown_child_get_error_answers() {
     let get = json!({"object_device_id": "sensor_ghost"});
     let request = iot_sdk_emulator::Request::PropertiesGet;
     let answer: Value = emulator
+        .app()
         .gateway_request(&gateway_id, request, &get, DEFAULT_TIMEOUT)
         .await
         .expect("the gateway answers");
@@ -310,9 +318,11 @@ async fn requests_for_an_unknown_child_get_error_answers() {
         ..DeviceMessage::new("for the ghost")
     };
     emulator
+        .app()
         .send_message(&gateway_id, stranger)
         .expect("the gateway is online");
     emulator
+        .app()
         .send_message(&gateway_id, DeviceMessage::new("for the gateway"))
         .expect("the gateway is online");
     assert_eq!(common::next(&mut seen_rx).await, json!("for the gateway"));
@@ -333,15 +343,18 @@ async fn a_restarted_gateway_syncs_the_changes_made_while_it_was_away() {
     first.device().close().await.expect("the gateway closes");
     drop(first);
     emulator
+        .app()
         .wait_offline(&gateway_id, DEFAULT_TIMEOUT)
         .await
         .expect("offline");
 
     // The console changes the list while the gateway is away.
     emulator
+        .app()
         .add_sub_device(&gateway_id, new_child("c"))
         .expect("the console adds a child");
     emulator
+        .app()
         .delete_sub_device(&child_id("a"))
         .expect("the console deletes a child");
 
@@ -365,7 +378,7 @@ async fn a_restarted_gateway_syncs_the_changes_made_while_it_was_away() {
     within("the gateway to connect", second.device().connect())
         .await
         .expect("connects");
-    let version = emulator.sub_devices_version(&gateway_id);
+    let version = emulator.app().sub_devices_version(&gateway_id);
     let expected = BTreeSet::from([child_id("b"), child_id("c")]);
     // Both notifies of the sync carry the final version: wait for the
     // children too, not only for the version.
@@ -411,7 +424,7 @@ async fn a_restarted_gateway_syncs_the_changes_made_while_it_was_away() {
 async fn a_reconnect_syncs_children_added_while_the_connection_was_down() {
     let (emulator, gateway_id) = platform().await;
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut events = emulator.subscribe_events();
+    let mut events = emulator.app().subscribe_events();
     let gateway = gateway(&emulator, &gateway_id, &dir.path().join("children.json")).await;
     // The first connection's sync is through before the connection drops.
     next_event(&mut events, |e| match e {
@@ -421,13 +434,15 @@ async fn a_reconnect_syncs_children_added_while_the_connection_was_down() {
         _ => None,
     })
     .await;
-    assert!(emulator.disconnect_device(&gateway_id));
+    assert!(emulator.app().disconnect_device(&gateway_id));
     emulator
+        .app()
         .wait_offline(&gateway_id, DEFAULT_TIMEOUT)
         .await
         .expect("offline");
     // Nobody to notify now: only the sync after the reconnect can bring it.
     emulator
+        .app()
         .add_sub_device(&gateway_id, new_child("late"))
         .expect("the console adds a child");
     wait_list(&gateway, "the sync after the reconnect", |l| {
@@ -451,6 +466,7 @@ async fn a_crash_while_saving_leaves_a_list_the_next_start_loads() {
     first.device().close().await.expect("closes");
     drop(first);
     emulator
+        .app()
         .wait_offline(&gateway_id, DEFAULT_TIMEOUT)
         .await
         .expect("offline");
@@ -459,6 +475,7 @@ async fn a_crash_while_saving_leaves_a_list_the_next_start_loads() {
     let store = JsonFile::new(&file);
     std::fs::write(store.temp_path(), b"{\"version\": 9, \"devices\": [{\"dev").expect("written");
     emulator
+        .app()
         .add_sub_device(&gateway_id, new_child("b"))
         .expect("added");
 
@@ -487,8 +504,8 @@ async fn five_hundred_children_report_in_batches_and_none_is_lost() {
         added.failed_devices
     );
 
-    let mut trace = emulator.subscribe_trace();
-    let mut events = emulator.subscribe_events();
+    let mut trace = emulator.app().subscribe_trace();
+    let mut events = emulator.app().subscribe_events();
     let reports = nodes
         .iter()
         .enumerate()
@@ -538,7 +555,7 @@ async fn requests_over_the_limits_are_split_into_batches() {
     let (emulator, gateway_id) = platform().await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let gateway = gateway(&emulator, &gateway_id, &dir.path().join("children.json")).await;
-    let mut events = emulator.subscribe_events();
+    let mut events = emulator.app().subscribe_events();
     let nodes: Vec<String> = (0..120).map(|i| format!("c{i}")).collect();
 
     // The emulator refuses requests over the limits whole, like a platform that enforces them.
@@ -644,9 +661,10 @@ async fn a_child_with_a_profile_service_answers_reads_writes_and_commands() {
             .add_service(Lamp::default())
             .is_err()
     );
-    let mut events = emulator.subscribe_events();
+    let mut events = emulator.app().subscribe_events();
 
     let read: PropertiesReport = emulator
+        .app()
         .get_properties(&lamp_id, Some("lamp"), DEFAULT_TIMEOUT)
         .await
         .expect("answered");
@@ -660,6 +678,7 @@ async fn a_child_with_a_profile_service_answers_reads_writes_and_commands() {
         object(json!({"brightness": 80})),
     )];
     let written = emulator
+        .app()
         .set_properties(&lamp_id, write, DEFAULT_TIMEOUT)
         .await
         .expect("answered");
@@ -676,6 +695,7 @@ async fn a_child_with_a_profile_service_answers_reads_writes_and_commands() {
     assert_eq!(device_id, lamp_id);
     assert_eq!(services[0].properties, object(json!({"brightness": 80})));
     let refused = emulator
+        .app()
         .set_properties(
             &lamp_id,
             vec![ServiceProperties::new(
@@ -689,6 +709,7 @@ async fn a_child_with_a_profile_service_answers_reads_writes_and_commands() {
     assert!(!refused.is_success());
 
     let answer = emulator
+        .app()
         .send_command(
             &lamp_id,
             "lamp",
@@ -713,7 +734,7 @@ async fn a_child_with_a_profile_service_answers_reads_writes_and_commands() {
     assert_eq!(services[0].properties, object(json!({"powerWatts": 9.0})));
     // The gateway's own reports are unaffected: nothing reported for it.
     assert!(
-        emulator.shadow(&gateway_id).is_empty(),
+        emulator.app().shadow(&gateway_id).is_empty(),
         "the child's values stay the child's"
     );
 }
@@ -766,7 +787,7 @@ async fn children_auto_reporting_together_share_one_batch_until_cleared_or_stopp
         .add_sub_devices(nodes.iter().map(|n| new_child(n)).collect())
         .await
         .expect("stored");
-    let mut trace = emulator.subscribe_trace();
+    let mut trace = emulator.app().subscribe_trace();
     let period = Duration::from_millis(100);
     let own = gateway
         .device()

@@ -94,9 +94,10 @@ async fn upgrade_against_endless_server(file_size: u64) -> (UpgradeProgressRepor
     let ota = Ota::new("fw1", "sw1", |_: Package| async { Ok(()) }).download_dir(dir.path());
     device.enable_ota(ota).expect("OTA is enabled");
     let (url, sent, requests) = endless_server().await;
-    let mut events = emulator.subscribe_events();
+    let mut events = emulator.app().subscribe_events();
     let event = offer(&url, file_size).to_event(PackageKind::Firmware);
     emulator
+        .app()
         .send_event(&device_id, EventEnvelope::single(None, event))
         .expect("the offer is sent");
     let report = reports_until_done(&mut events, &device_id)

@@ -57,7 +57,7 @@ async fn an_8_mib_file_goes_up_and_comes_back_byte_identical() {
     let data = test_bytes(8 * 1024 * 1024, 11);
     let source = dir.path().join("blob.bin");
     std::fs::write(&source, &data).expect("the file is written");
-    let mut events = emulator.subscribe_events();
+    let mut events = emulator.app().subscribe_events();
     let mut progress = device.subscribe_file_progress();
 
     let uploaded = within_for(
@@ -91,7 +91,7 @@ async fn an_8_mib_file_goes_up_and_comes_back_byte_identical() {
         (expected_object.as_str(), 0, Some(200))
     );
     assert!(
-        emulator.uploaded(&expected_object) == Some(data.clone()),
+        emulator.app().uploaded(&expected_object) == Some(data.clone()),
         "OBS holds other bytes"
     );
     let mut last = None;
@@ -130,7 +130,7 @@ async fn a_missing_object_fails_with_404_reported_and_leaves_the_destination_alo
     let dir = tempfile::tempdir().expect("a temp dir");
     let dest = dir.path().join("config.json");
     std::fs::write(&dest, b"the old config").expect("the old file is written");
-    let mut events = emulator.subscribe_events();
+    let mut events = emulator.app().subscribe_events();
 
     let failed = within_for(
         TRANSFER_TIMEOUT,
@@ -160,9 +160,9 @@ async fn an_interrupted_file_download_resumes_and_is_renamed_into_place_whole() 
     let (emulator, device, _platform) = setup("files_resume").await;
     let dir = tempfile::tempdir().expect("a temp dir");
     let data = test_bytes(2 * 1024 * 1024, 12);
-    emulator.add_file("firmware-notes.txt", data.clone());
+    emulator.app().add_file("firmware-notes.txt", data.clone());
     let cut = 700 * 1024;
-    emulator.interrupt_next_download_after(cut);
+    emulator.app().interrupt_next_download_after(cut);
     let dest = dir.path().join("notes.txt");
 
     let downloaded = within_for(
@@ -178,6 +178,7 @@ async fn an_interrupted_file_download_resumes_and_is_renamed_into_place_whole() 
         "other bytes"
     );
     let gets: Vec<_> = emulator
+        .app()
         .served_requests()
         .into_iter()
         .filter(|r| r.method == "GET")
@@ -201,7 +202,7 @@ async fn an_upload_of_a_missing_local_file_is_an_error_before_anything_is_sent()
         .upload_file(dir.path().join("absent.log"), "absent.log")
         .await;
     assert!(matches!(&failed, Err(Error::Io(_))), "{failed:?}");
-    assert!(emulator.served_requests().is_empty());
+    assert!(emulator.app().served_requests().is_empty());
     let real = dir.path().join("real.log");
     std::fs::write(&real, b"log").expect("the file is written");
     let refused = device.upload_file(&real, "").await;
@@ -209,5 +210,5 @@ async fn an_upload_of_a_missing_local_file_is_an_error_before_anything_is_sent()
         matches!(&refused, Err(Error::InvalidArgument(_))),
         "{refused:?}"
     );
-    assert!(emulator.served_requests().is_empty());
+    assert!(emulator.app().served_requests().is_empty());
 }

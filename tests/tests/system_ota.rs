@@ -66,7 +66,7 @@ async fn v1_and_v2_upgrades_install_the_verified_package_and_report_the_new_vers
     let dir = tempfile::tempdir().expect("a temp dir");
     let mut installed = enable(&device, dir.path());
     assert_eq!(
-        versions(&emulator, &device_id).await,
+        versions(&emulator.app(), &device_id).await,
         VersionReport {
             fw_version: Some("fw1".into()),
             sw_version: Some("sw1".into())
@@ -74,9 +74,10 @@ async fn v1_and_v2_upgrades_install_the_verified_package_and_report_the_new_vers
     );
 
     let firmware = test_bytes(300 * 1024, 1);
-    let info = emulator.add_package("fw2.bin", firmware.clone());
-    let mut events = emulator.subscribe_events();
+    let info = emulator.app().add_package("fw2.bin", firmware.clone());
+    let mut events = emulator.app().subscribe_events();
     emulator
+        .app()
         .offer_upgrade(&device_id, &info, "fw2", PackageKind::Firmware)
         .expect("the offer is sent");
     let reports = reports_until_done(&mut events, &device_id).await;
@@ -105,13 +106,17 @@ async fn v1_and_v2_upgrades_install_the_verified_package_and_report_the_new_vers
     );
     assert_eq!(package.sha256, info.sign);
     assert_eq!(
-        versions(&emulator, &device_id).await.fw_version.as_deref(),
+        versions(&emulator.app(), &device_id)
+            .await
+            .fw_version
+            .as_deref(),
         Some("fw2")
     );
 
     let software = test_bytes(64 * 1024, 2);
-    let info = emulator.add_package("sw2.tar", software.clone());
+    let info = emulator.app().add_package("sw2.tar", software.clone());
     emulator
+        .app()
         .offer_upgrade(&device_id, &info, "sw2", PackageKind::SoftwareV2)
         .expect("the offer is sent");
     let done = reports_until_done(&mut events, &device_id).await;
@@ -119,7 +124,7 @@ async fn v1_and_v2_upgrades_install_the_verified_package_and_report_the_new_vers
     let (package, bytes) = installed.try_recv().expect("the hook got the v2 package");
     assert_eq!((bytes, package.kind), (software, PackageKind::SoftwareV2));
     assert_eq!(
-        versions(&emulator, &device_id).await,
+        versions(&emulator.app(), &device_id).await,
         VersionReport {
             fw_version: Some("fw2".into()),
             sw_version: Some("sw2".into())
@@ -134,8 +139,8 @@ async fn a_package_with_a_wrong_sign_or_size_is_refused_with_code_7_and_never_in
     let device_id = platform.device_id().to_string();
     let dir = tempfile::tempdir().expect("a temp dir");
     let mut installed = enable(&device, dir.path());
-    let info = emulator.add_package("fw2.bin", test_bytes(40_000, 3));
-    let mut events = emulator.subscribe_events();
+    let info = emulator.app().add_package("fw2.bin", test_bytes(40_000, 3));
+    let mut events = emulator.app().subscribe_events();
 
     let mut wrong_sign = info.upgrade_package("fw2", PackageKind::FirmwareV2);
     wrong_sign.sign = Some("0".repeat(64));
@@ -146,6 +151,7 @@ async fn a_package_with_a_wrong_sign_or_size_is_refused_with_code_7_and_never_in
         (wrong_size, PackageKind::Firmware, "size"),
     ] {
         emulator
+            .app()
             .offer_package(&device_id, package, kind)
             .expect("the offer is sent");
         let reports = reports_until_done(&mut events, &device_id).await;
@@ -160,7 +166,10 @@ async fn a_package_with_a_wrong_sign_or_size_is_refused_with_code_7_and_never_in
     }
     assert!(installed.try_recv().is_err(), "a bad package was installed");
     assert_eq!(
-        versions(&emulator, &device_id).await.fw_version.as_deref(),
+        versions(&emulator.app(), &device_id)
+            .await
+            .fw_version
+            .as_deref(),
         Some("fw1")
     );
     assert_nothing_left(dir.path());
@@ -173,11 +182,12 @@ async fn an_interrupted_download_resumes_from_the_cut() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let mut installed = enable(&device, dir.path());
     let firmware = test_bytes(1024 * 1024, 4);
-    let info = emulator.add_package("big.bin", firmware.clone());
+    let info = emulator.app().add_package("big.bin", firmware.clone());
     let cut = 400 * 1024;
-    emulator.interrupt_next_download_after(cut);
-    let mut events = emulator.subscribe_events();
+    emulator.app().interrupt_next_download_after(cut);
+    let mut events = emulator.app().subscribe_events();
     emulator
+        .app()
         .offer_upgrade(&device_id, &info, "fw3", PackageKind::Firmware)
         .expect("the offer is sent");
     let reports = reports_until_done(&mut events, &device_id).await;
@@ -190,6 +200,7 @@ async fn an_interrupted_download_resumes_from_the_cut() {
     assert_eq!(bytes, firmware);
 
     let gets: Vec<_> = emulator
+        .app()
         .served_requests()
         .into_iter()
         .filter(|r| r.path == "/ota/v1/big.bin")
@@ -218,12 +229,13 @@ async fn a_missing_or_wrong_v1_token_is_refused_by_the_server_and_nothing_is_ins
     let device_id = platform.device_id().to_string();
     let dir = tempfile::tempdir().expect("a temp dir");
     let mut installed = enable(&device, dir.path());
-    let info = emulator.add_package("fw.bin", test_bytes(1000, 5));
-    let mut events = emulator.subscribe_events();
+    let info = emulator.app().add_package("fw.bin", test_bytes(1000, 5));
+    let mut events = emulator.app().subscribe_events();
     for token in [Some("not-the-token".to_string()), None] {
         let mut package = info.upgrade_package("fw2", PackageKind::Firmware);
         package.access_token = token;
         emulator
+            .app()
             .offer_package(&device_id, package, PackageKind::Firmware)
             .expect("the offer is sent");
         let reports = reports_until_done(&mut events, &device_id).await;
@@ -237,6 +249,7 @@ async fn a_missing_or_wrong_v1_token_is_refused_by_the_server_and_nothing_is_ins
         );
     }
     let refused = emulator
+        .app()
         .served_requests()
         .iter()
         .filter(|r| r.status == 401)
@@ -258,9 +271,10 @@ async fn a_precheck_refusal_is_reported_and_nothing_is_downloaded() {
                 let _ = seen.send(step.clone());
             })
     });
-    let info = emulator.add_package("fw.bin", test_bytes(1000, 6));
-    let mut events = emulator.subscribe_events();
+    let info = emulator.app().add_package("fw.bin", test_bytes(1000, 6));
+    let mut events = emulator.app().subscribe_events();
     emulator
+        .app()
         .offer_upgrade(&device_id, &info, "fw2", PackageKind::Firmware)
         .expect("the offer is sent");
     let reports = reports_until_done(&mut events, &device_id).await;
@@ -269,7 +283,10 @@ async fn a_precheck_refusal_is_reported_and_nothing_is_downloaded() {
         progress.try_recv(),
         Ok(OtaProgress::Failed { code: 4, .. })
     ));
-    assert!(emulator.served_requests().is_empty(), "downloaded anyway");
+    assert!(
+        emulator.app().served_requests().is_empty(),
+        "downloaded anyway"
+    );
     assert!(installed.try_recv().is_err());
 }
 
@@ -294,15 +311,17 @@ async fn an_offer_while_an_upgrade_runs_gets_busy_and_the_first_completes() {
             .download_dir(dir.path()),
         )
         .expect("OTA is enabled");
-    let info = emulator.add_package("fw.bin", test_bytes(2000, 7));
-    let mut events = emulator.subscribe_events();
+    let info = emulator.app().add_package("fw.bin", test_bytes(2000, 7));
+    let mut events = emulator.app().subscribe_events();
     emulator
+        .app()
         .offer_upgrade(&device_id, &info, "fw2", PackageKind::Firmware)
         .expect("the offer is sent");
     let first = within("the first install to start", installing.recv()).await;
     assert_eq!(first.as_deref(), Some("fw2"));
 
     emulator
+        .app()
         .offer_upgrade(&device_id, &info, "fw3", PackageKind::Firmware)
         .expect("the second offer is sent");
     let busy = reports_until_done(&mut events, &device_id).await;
@@ -343,10 +362,11 @@ async fn over_tls_a_device_trusting_the_emulator_ca_upgrades() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let mut installed = enable(&device, dir.path());
     let firmware = test_bytes(100_000, 8);
-    let info = emulator.add_package("fw.bin", firmware.clone());
+    let info = emulator.app().add_package("fw.bin", firmware.clone());
     assert!(info.url.starts_with("https://"), "{}", info.url);
-    let mut events = emulator.subscribe_events();
+    let mut events = emulator.app().subscribe_events();
     emulator
+        .app()
         .offer_upgrade(&device_id, &info, "fw2", PackageKind::Firmware)
         .expect("the offer is sent");
     let reports = reports_until_done(&mut events, &device_id).await;
@@ -371,9 +391,10 @@ async fn an_untrusted_https_server_or_a_plain_url_on_tls_fails_without_installin
         .expect("the HTTPS emulator starts");
     let dir = tempfile::tempdir().expect("a temp dir");
     let mut installed = enable(&device, dir.path());
-    let info = other.add_package("fw.bin", test_bytes(1000, 9));
-    let mut events = emulator.subscribe_events();
+    let info = other.app().add_package("fw.bin", test_bytes(1000, 9));
+    let mut events = emulator.app().subscribe_events();
     emulator
+        .app()
         .offer_upgrade(&device_id, &info, "fw2", PackageKind::Firmware)
         .expect("the offer is sent");
     let reports = reports_until_done(&mut events, &device_id).await;
@@ -383,7 +404,7 @@ async fn an_untrusted_https_server_or_a_plain_url_on_tls_fails_without_installin
         "{reports:?}"
     );
     assert!(
-        other.served_requests().is_empty(),
+        other.app().served_requests().is_empty(),
         "the untrusted server was asked"
     );
     assert!(installed.try_recv().is_err());
@@ -391,9 +412,12 @@ async fn an_untrusted_https_server_or_a_plain_url_on_tls_fails_without_installin
     // TLS device, package on a plain emulator: refused before any request.
     let (tls_emulator, tls_device, tls_id) = tls_setup("ota_plain_url").await;
     let mut installed = enable(&tls_device, dir.path());
-    let plain = emulator.add_package("plain.bin", test_bytes(1000, 10));
-    let mut events = tls_emulator.subscribe_events();
+    let plain = emulator
+        .app()
+        .add_package("plain.bin", test_bytes(1000, 10));
+    let mut events = tls_emulator.app().subscribe_events();
     tls_emulator
+        .app()
         .offer_upgrade(&tls_id, &plain, "fw2", PackageKind::Firmware)
         .expect("the offer is sent");
     let reports = reports_until_done(&mut events, &tls_id).await;
@@ -408,6 +432,7 @@ async fn an_untrusted_https_server_or_a_plain_url_on_tls_fails_without_installin
     );
     assert!(
         !emulator
+            .app()
             .served_requests()
             .iter()
             .any(|r| r.path.ends_with("plain.bin"))

@@ -258,7 +258,7 @@ async fn the_corrected_clock_stamps_events_on_platform_time_after_every_connect(
 
     // A reconnect syncs again; its connection log is stamped on platform time.
     syncs.mark_unchanged();
-    emulator.disconnect_device(device.device_id());
+    emulator.app().disconnect_device(device.device_id());
     wait_state(&device, "the device to notice", |s| {
         !matches!(s, ConnectionState::Connected)
     })
@@ -490,7 +490,7 @@ async fn connection_logs_follow_the_switch_at_connect() {
     );
     send_log_config(&platform, json!({"switch": "off"})).await;
     wait_log_switch(&device, false).await;
-    emulator.disconnect_device(device.device_id());
+    emulator.app().disconnect_device(device.device_id());
     wait_state(&device, "the device to notice", |s| {
         !matches!(s, ConnectionState::Connected)
     })

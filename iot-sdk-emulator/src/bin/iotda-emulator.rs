@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use iot_sdk_emulator::{
-    BootstrapConfig, BootstrapServer, Credential, DeviceEvent, DeviceRegistration, Emulator,
+    App, BootstrapConfig, BootstrapServer, Credential, DeviceEvent, DeviceRegistration, Emulator,
     EmulatorConfig, EmulatorError, LoginLimits, RegistrationGroup, TraceEntry,
 };
 use iot_sdk_protocol::payload::{DeviceMessage, Event, EventEnvelope, ServiceProperties};
@@ -188,7 +188,7 @@ async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("cannot start: {e} (port {mqtt_port} taken? try --port 0)"))?;
     // Subscribed before the banner: a client may connect as soon as it
     // reads the address, and its login must be shown.
-    let activity = Activity::new(&emulator);
+    let activity = Activity::new(&emulator.app());
     let console = match args.web {
         Some(addr) => Some(
             emulator
@@ -264,7 +264,7 @@ fn print_banner(emulator: &Emulator, prompt: bool) {
     if let Some(ca_file) = emulator.ca_file() {
         println!("  CA      {}", ca_file.display());
     }
-    for device in emulator.devices() {
+    for device in emulator.app().devices() {
         println!("  device  {}", device.device_id);
     }
     if prompt {
@@ -283,10 +283,10 @@ struct Activity {
 }
 
 impl Activity {
-    fn new(emulator: &Emulator) -> Self {
+    fn new(app: &App) -> Self {
         Activity {
-            trace: emulator.subscribe_trace(),
-            events: emulator.subscribe_events(),
+            trace: app.subscribe_trace(),
+            events: app.subscribe_events(),
         }
     }
 
@@ -367,6 +367,7 @@ async fn prompt(
     mut activity: Activity,
     timeout: Duration,
 ) {
+    let app = emulator.app();
     let mut interrupted = pin!(tokio::signal::ctrl_c());
     loop {
         let line = tokio::select! {
@@ -385,7 +386,7 @@ async fn prompt(
                 continue;
             }
         };
-        let mut answer = pin!(request.execute(emulator, timeout));
+        let mut answer = pin!(request.execute(&app, timeout));
         let answer = loop {
             tokio::select! {
                 _ = &mut interrupted => return,
@@ -534,7 +535,7 @@ impl Request {
     }
 
     /// Does it and says what came of it.
-    async fn execute(self, emulator: &Emulator, timeout: Duration) -> Result<String, String> {
+    async fn execute(self, app: &App, timeout: Duration) -> Result<String, String> {
         let fail = |e: EmulatorError| e.to_string();
         match self {
             Request::Command {
@@ -543,7 +544,7 @@ impl Request {
                 name,
                 paras,
             } => {
-                let response = emulator
+                let response = app
                     .send_command(&device, &service, &name, paras, timeout)
                     .await
                     .map_err(fail)?;
@@ -555,22 +556,21 @@ impl Request {
                 properties,
             } => {
                 let services = vec![ServiceProperties::new(service, properties)];
-                let result = emulator
+                let result = app
                     .set_properties(&device, services, timeout)
                     .await
                     .map_err(fail)?;
                 Ok(format!("property set result: {}", to_json(&result)))
             }
             Request::Get { device, service } => {
-                let report = emulator
+                let report = app
                     .get_properties(&device, service.as_deref(), timeout)
                     .await
                     .map_err(fail)?;
                 Ok(format!("properties: {}", to_json(&report)))
             }
             Request::Message { device, text } => {
-                emulator
-                    .send_message(&device, DeviceMessage::new(text))
+                app.send_message(&device, DeviceMessage::new(text))
                     .map_err(fail)?;
                 Ok("message sent".to_owned())
             }
@@ -581,8 +581,7 @@ impl Request {
                 paras,
             } => {
                 let event = Event::new(service, event_type, &paras).map_err(|e| e.to_string())?;
-                emulator
-                    .send_event(&device, EventEnvelope::single(None, event))
+                app.send_event(&device, EventEnvelope::single(None, event))
                     .map_err(fail)?;
                 Ok("event sent".to_owned())
             }
@@ -591,24 +590,23 @@ impl Request {
                 service,
                 properties,
             } => {
-                emulator
-                    .set_desired(&device, &service, properties)
+                app.set_desired(&device, &service, properties)
                     .map_err(fail)?;
                 Ok("desired values set".to_owned())
             }
             Request::Shadow { device } => {
                 // An unknown device's shadow reads as empty, like a new one's.
-                if !emulator.is_registered(&device) {
+                if !app.is_registered(&device) {
                     return Err(fail(EmulatorError::UnknownDevice(device)));
                 }
-                Ok(format!("shadow: {}", to_json(&emulator.shadow(&device))))
+                Ok(format!("shadow: {}", to_json(&app.shadow(&device))))
             }
             Request::Rules { device, rules } => {
                 let count = rules.len();
-                emulator.set_rules(&device, rules).map_err(fail)?;
+                app.set_rules(&device, rules).map_err(fail)?;
                 Ok(format!("{count} rule(s) set"))
             }
-            Request::Devices => Ok(emulator
+            Request::Devices => Ok(app
                 .devices()
                 .iter()
                 .map(|d| {
