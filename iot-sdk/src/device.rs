@@ -12,12 +12,9 @@ use crate::config::IotDeviceBuilder;
 use crate::device_core::DeviceCore;
 use crate::dispatch;
 use crate::error::{Error, Result};
-use crate::handler::{HandlerResult, RawMessage, handler};
+use crate::handler::{HandlerResult, Handlers, RawMessage, handler};
 use crate::protocol::model::ServiceCapability;
-use crate::protocol::payload::{
-    Command, CommandResponse, DeviceMessage, Event, PropertiesGetRequest, PropertiesSetRequest,
-    ServiceProperties, ShadowGetResponse,
-};
+use crate::protocol::payload::{DeviceMessage, Event, ServiceProperties, ShadowGetResponse};
 use crate::protocol::topic::{Topic, TopicKind};
 use crate::service::{IotService, Service, ServiceCell, ServiceEntry, unadded_commands};
 use crate::transport::{ConnectionState, Delivery, Transport};
@@ -244,44 +241,10 @@ impl IotDevice {
 
     // ---- handlers ---------------------------------------------------------
 
-    /// Handles platform commands. An `Err` answers the platform with
-    /// `result_code` -1 and the error text.
-    pub fn on_command<F, Fut>(&self, f: F)
-    where
-        F: Fn(Command) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = HandlerResult<CommandResponse>> + Send + 'static,
-    {
-        self.core.update_handlers(|h| h.command = Some(handler(f)));
-    }
+    crate::handler::handler_setters!();
 
-    /// Handles property writes. `Ok` answers success, an `Err` a failure
-    /// that carries the error text.
-    pub fn on_properties_set<F, Fut>(&self, f: F)
-    where
-        F: Fn(PropertiesSetRequest) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
-    {
-        self.core
-            .update_handlers(|h| h.properties_set = Some(handler(f)));
-    }
-
-    /// Handles property reads; returns the services' current values.
-    pub fn on_properties_get<F, Fut>(&self, f: F)
-    where
-        F: Fn(PropertiesGetRequest) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = HandlerResult<Vec<ServiceProperties>>> + Send + 'static,
-    {
-        self.core
-            .update_handlers(|h| h.properties_get = Some(handler(f)));
-    }
-
-    /// Handles platform messages in the system format (§3.2).
-    pub fn on_message<F, Fut>(&self, f: F)
-    where
-        F: Fn(DeviceMessage) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
-    {
-        self.core.update_handlers(|h| h.message = Some(handler(f)));
+    fn install(&self, change: impl FnOnce(&mut Handlers)) {
+        self.core.update_handlers(change);
     }
 
     /// Handles every platform message as raw bytes, system format or not.
@@ -292,18 +255,5 @@ impl IotDevice {
     {
         self.core
             .update_handlers(|h| h.raw_message = Some(handler(f)));
-    }
-
-    /// Handles platform events of one service (`…/sys/events/down`). A
-    /// handler for the id of a system service (`$ota`, `$log`, …) takes
-    /// its events over from the SDK.
-    pub fn on_event<F, Fut>(&self, service_id: impl Into<String>, f: F)
-    where
-        F: Fn(Event) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
-    {
-        let service_id = service_id.into();
-        let h = handler(f);
-        self.core.update_handlers(|hs| hs.set_event(service_id, h));
     }
 }

@@ -120,6 +120,72 @@ impl Handlers {
     }
 }
 
+/// The `on_*` handler setters of [`IotDevice`](crate::IotDevice) and
+/// [`ChildDevice`](crate::gateway::ChildDevice), written once for both. The
+/// type that expands it supplies `fn install(&self, change: impl
+/// FnOnce(&mut Handlers))`, which applies `change` to its own handler set.
+macro_rules! handler_setters {
+    () => {
+        /// Handles the platform's commands (for a child device: those
+        /// addressed to it, answered on the gateway's topics). An `Err`
+        /// answers the platform with `result_code` -1 and the error text.
+        pub fn on_command<F, Fut>(&self, f: F)
+        where
+            F: Fn($crate::Command) -> Fut + Send + Sync + 'static,
+            Fut: ::std::future::Future<Output = $crate::HandlerResult<$crate::CommandResponse>>
+                + Send
+                + 'static,
+        {
+            self.install(|h| h.command = Some($crate::handler::handler(f)));
+        }
+
+        /// Handles property writes. `Ok` answers success, an `Err` a failure
+        /// that carries the error text.
+        pub fn on_properties_set<F, Fut>(&self, f: F)
+        where
+            F: Fn($crate::PropertiesSetRequest) -> Fut + Send + Sync + 'static,
+            Fut: ::std::future::Future<Output = $crate::HandlerResult<()>> + Send + 'static,
+        {
+            self.install(|h| h.properties_set = Some($crate::handler::handler(f)));
+        }
+
+        /// Handles property reads; returns the services' current values.
+        pub fn on_properties_get<F, Fut>(&self, f: F)
+        where
+            F: Fn($crate::PropertiesGetRequest) -> Fut + Send + Sync + 'static,
+            Fut: ::std::future::Future<
+                    Output = $crate::HandlerResult<Vec<$crate::ServiceProperties>>,
+                > + Send
+                + 'static,
+        {
+            self.install(|h| h.properties_get = Some($crate::handler::handler(f)));
+        }
+
+        /// Handles the platform's messages in the system format (§3.2).
+        pub fn on_message<F, Fut>(&self, f: F)
+        where
+            F: Fn($crate::DeviceMessage) -> Fut + Send + Sync + 'static,
+            Fut: ::std::future::Future<Output = $crate::HandlerResult<()>> + Send + 'static,
+        {
+            self.install(|h| h.message = Some($crate::handler::handler(f)));
+        }
+
+        /// Handles the platform's events of one service (`…/sys/events/down`).
+        /// A handler for the id of a system service (`$ota`, `$log`, …)
+        /// takes its events over from the SDK.
+        pub fn on_event<F, Fut>(&self, service_id: impl Into<String>, f: F)
+        where
+            F: Fn($crate::Event) -> Fut + Send + Sync + 'static,
+            Fut: ::std::future::Future<Output = $crate::HandlerResult<()>> + Send + 'static,
+        {
+            let service_id = service_id.into();
+            let h = $crate::handler::handler(f);
+            self.install(|hs| hs.set_event(service_id, h));
+        }
+    };
+}
+pub(crate) use handler_setters;
+
 #[cfg(test)]
 mod tests {
     use super::*;

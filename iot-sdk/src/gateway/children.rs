@@ -2,17 +2,13 @@
 //! child, and [`ChildDevice`], the application's handle on one child.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::device_core::{DeviceCore, Target};
 use crate::error::{Error, Result};
-use crate::handler::{Handler, HandlerResult, Handlers, handler};
+use crate::handler::{Handler, HandlerResult, Handlers};
 use crate::protocol::Event;
-use crate::protocol::payload::{
-    Command, CommandResponse, DeviceMessage, DeviceProperties, PropertiesGetRequest,
-    PropertiesSetRequest, ServiceProperties,
-};
+use crate::protocol::payload::{DeviceMessage, DeviceProperties, ServiceProperties};
 use crate::protocol::services::sub_device::DeviceInfo;
 use crate::service::{IotService, Service, ServiceCell, ServiceEntry};
 use crate::sync::lock;
@@ -170,56 +166,10 @@ impl ChildDevice {
         self.core.state::<Children>()
     }
 
-    /// Handles the platform's commands for this child; answered on the
-    /// gateway's response topic like the device's own.
-    pub fn on_command<F, Fut>(&self, f: F)
-    where
-        F: Fn(Command) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = HandlerResult<CommandResponse>> + Send + 'static,
-    {
-        self.children()
-            .update_handlers(&self.device_id, |h| h.command = Some(handler(f)));
-    }
+    crate::handler::handler_setters!();
 
-    /// Handles property writes for this child.
-    pub fn on_properties_set<F, Fut>(&self, f: F)
-    where
-        F: Fn(PropertiesSetRequest) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
-    {
-        self.children()
-            .update_handlers(&self.device_id, |h| h.properties_set = Some(handler(f)));
-    }
-
-    /// Handles property reads for this child.
-    pub fn on_properties_get<F, Fut>(&self, f: F)
-    where
-        F: Fn(PropertiesGetRequest) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = HandlerResult<Vec<ServiceProperties>>> + Send + 'static,
-    {
-        self.children()
-            .update_handlers(&self.device_id, |h| h.properties_get = Some(handler(f)));
-    }
-
-    /// Handles the platform's system-format messages for this child.
-    pub fn on_message<F, Fut>(&self, f: F)
-    where
-        F: Fn(DeviceMessage) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
-    {
-        self.children()
-            .update_handlers(&self.device_id, |h| h.message = Some(handler(f)));
-    }
-
-    /// Handles the platform's events of one service for this child.
-    pub fn on_event<F, Fut>(&self, service_id: impl Into<String>, f: F)
-    where
-        F: Fn(Event) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = HandlerResult<()>> + Send + 'static,
-    {
-        let service_id = service_id.into();
-        self.children()
-            .update_handlers(&self.device_id, |h| h.set_event(service_id, handler(f)));
+    fn install(&self, change: impl FnOnce(&mut Handlers)) {
+        self.children().update_handlers(&self.device_id, change);
     }
 
     /// Removes every handler and service of this child and stops their
