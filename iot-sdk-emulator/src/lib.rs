@@ -61,8 +61,9 @@ pub mod web;
 // application API: app (+ web, bootstrap beside it);
 // platform services: services (one module per `$service`);
 // platform core: platform, hooks;
-// platform state: registry, children, rules, shadow, trace, throttle, auth, acl, events, http;
-// transport: broker; helpers: util, error.
+// platform state: registry, children, rules, shadow, trace, throttle, auth, acl, events, files;
+// servers on that state: http (files over HTTP), broker (MQTT, below everything);
+// helpers: util, error.
 mod acl;
 mod app;
 mod auth;
@@ -70,6 +71,7 @@ mod bootstrap;
 mod children;
 mod error;
 mod events;
+mod files;
 mod hooks;
 mod http;
 mod platform;
@@ -92,14 +94,16 @@ pub use app::{App, MessageBody, Request};
 pub use bootstrap::{BootstrapConfig, BootstrapServer, RegistrationGroup, StaticPolicy};
 pub use error::EmulatorError;
 pub use events::DeviceEvent;
-pub use http::{MAX_UPLOAD, PACKAGE_EXPIRES, PackageInfo, ServedRequest};
+pub use files::{PACKAGE_EXPIRES, PackageInfo, ServedRequest};
+pub use http::MAX_UPLOAD;
 pub use registry::{Credential, DeviceRegistration, DeviceStatus};
 pub use services::file_manager::{BUCKET_NAME, URL_EXPIRE, object_name};
 pub use throttle::LoginLimits;
 pub use trace::{Direction, TRACE_CAPACITY, TRACE_MAX_BYTES, TRACE_MAX_PAYLOAD, TraceEntry};
 
 use broker::{Broker, BrokerConfig};
-use http::{FileStore, HttpServer};
+use files::FileStore;
+use http::HttpServer;
 use platform::Platform;
 
 /// For the modules beside the application API (`web`, `bootstrap`).

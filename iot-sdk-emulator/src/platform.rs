@@ -25,7 +25,7 @@ use crate::acl::Owner;
 use crate::broker::{BrokerHandle, Message, QoS};
 use crate::children::Children;
 use crate::events::{DeviceEvent, DeviceEvents};
-use crate::http::FileStore;
+use crate::files::FileStore;
 use crate::registry::Registry;
 use crate::rules::RuleStore;
 use crate::shadow::Shadows;

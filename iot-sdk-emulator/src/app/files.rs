@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::App;
-use crate::http::{PackageInfo, ServedRequest};
+use crate::files::{PackageInfo, ServedRequest};
 
 impl App {
     /// The HTTP server's base URL, e.g. `http://127.0.0.1:40123`.

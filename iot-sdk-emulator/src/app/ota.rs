@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::App;
 use crate::error::EmulatorError;
 use crate::events::DeviceEvent;
-use crate::http::PackageInfo;
+use crate::files::PackageInfo;
 
 impl App {
     /// Offers a package hosted with [`App::add_package`] as `version`, by

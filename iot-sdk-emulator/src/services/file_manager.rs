@@ -6,7 +6,7 @@ use iot_sdk_protocol::services::file::{
     GET_DOWNLOAD_URL, GET_UPLOAD_URL, SERVICE_ID, Transfer, UrlRequest, UrlResponse,
 };
 
-use crate::http::FileStore;
+use crate::files::FileStore;
 use crate::platform::{EventUplink, Platform, SystemService};
 
 /// The bucket name given in URL answers.
