@@ -99,7 +99,7 @@ async fn the_platform_ca_file_makes_it_trusted() {
     let ca = ca.to_str().expect("a UTF-8 path");
     env.push(("IOTDA_CA_FILE", ca));
     let example = Example::start("command_sample", &[], &env);
-    let connecting = format!("connecting to {server} as {DEVICE}…");
+    let connecting = format!("connecting to {server} as {DEVICE} (MQTT backend ");
     example.logged(&connecting, SAY_WITHIN).await;
     example.logged("INFO connected", SAY_WITHIN).await;
     example.interrupt().await;

@@ -106,7 +106,10 @@ async fn smoke_detector_reports_every_5_s_and_answers_the_platform() {
     example.printed("device: ringing the alarm for 3 s").await;
     let (stdout, stderr) = example.interrupt().await;
     assert!(stdout.contains("device: reporting every 5 s"), "{stdout}");
-    let connecting = format!("connecting to mqtt://127.0.0.1:{} as {id}…", broker.port());
+    let connecting = format!(
+        "connecting to mqtt://127.0.0.1:{} as {id} (MQTT backend ",
+        broker.port()
+    );
     assert!(stderr.contains(&connecting), "{stderr}");
     assert!(stderr.contains("INFO connected"), "{stderr}");
     assert!(!stderr.contains('\x1b'), "colour codes in a pipe: {stderr}");
