@@ -16,6 +16,7 @@ extern crate self as iot_sdk;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+mod atomic_file;
 pub mod bootstrap;
 mod client;
 mod config;

@@ -1,11 +1,11 @@
 //! The bootstrap result on disk: read at start, written atomically.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::atomic_file;
 use crate::error::{Error, Result};
 
 /// The largest cache file read back; a real one is a few hundred bytes.
@@ -70,38 +70,15 @@ pub(crate) fn load(path: &Path) -> Result<Option<Assignment>> {
 /// directory, flushed to disk, then renamed over the old one. Readable by
 /// the owner only, since it may hold a secret.
 pub(crate) fn store(path: &Path, assignment: &Assignment) -> Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
     let file_name = path.file_name().ok_or_else(|| {
         Error::Config(format!("bootstrap cache {} is not a file", path.display()))
     })?;
     let mut temporary = file_name.to_owned();
     temporary.push(format!(".{}.tmp", std::process::id()));
-    let temporary = dir.join(temporary);
-    let written = write_private(&temporary, &serde_json::to_vec_pretty(assignment)?)
-        .and_then(|()| fs::rename(&temporary, path));
-    if written.is_err() {
-        // Best effort: the error that matters is the write's.
-        let _ = fs::remove_file(&temporary);
-    }
-    written?;
-    // The rename itself becomes durable with the directory.
-    if let Ok(dir) = fs::File::open(dir) {
-        let _ = dir.sync_all();
-    }
+    let temporary = atomic_file::directory(path).join(temporary);
+    let json = serde_json::to_vec_pretty(assignment)?;
+    atomic_file::replace(path, &temporary, &json, 0o600)?;
     Ok(())
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 #[cfg(test)]

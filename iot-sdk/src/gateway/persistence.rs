@@ -1,11 +1,11 @@
 //! Where a gateway keeps its child list between runs.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::atomic_file;
 use crate::error::{Error, Result};
 use crate::protocol::services::sub_device::DeviceInfo;
 
@@ -71,13 +71,6 @@ impl JsonFile {
             .unwrap_or_default();
         self.path.with_file_name(format!(".{name}.tmp"))
     }
-
-    fn directory(&self) -> &Path {
-        match self.path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        }
-    }
 }
 
 impl SubDevicePersistence for JsonFile {
@@ -96,15 +89,9 @@ impl SubDevicePersistence for JsonFile {
     }
 
     fn save(&self, list: &SubDeviceList) -> Result<()> {
-        let temp = self.temp_path();
         let json = serde_json::to_vec_pretty(list)?;
-        let mut file = File::create(&temp)?;
-        file.write_all(&json)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, &self.path)?;
-        // The rename itself is durable only once the directory is.
-        File::open(self.directory())?.sync_all()?;
+        // 0o666: what `File::create` gives, less the umask.
+        atomic_file::replace(&self.path, &self.temp_path(), &json, 0o666)?;
         Ok(())
     }
 }
