@@ -43,12 +43,14 @@ impl RuleStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
 
-    fn rule(id: &str, version: i64) -> Rule {
+    /// An active rule `id` at `version`, for the tests of the rule store and
+    /// of the `$device_rule` service.
+    pub(crate) fn rule(id: &str, version: i64) -> Rule {
         Rule {
             rule_id: id.into(),
             status: "active".into(),

@@ -58,19 +58,10 @@ fn answer(store: &RuleStore, device_id: &str, event: &Event) -> Option<Event> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use iot_sdk_protocol::services::device_rule::Rule;
+    use crate::rules::tests::rule;
     use serde_json::json;
 
     use super::*;
-
-    fn rule(id: &str, version: i64) -> Rule {
-        Rule {
-            rule_id: id.into(),
-            status: "active".into(),
-            rule_version_in_shadow: version,
-            ..Rule::default()
-        }
-    }
 
     #[test]
     fn a_config_request_is_answered_with_the_named_rules() {
