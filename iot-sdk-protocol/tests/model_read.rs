@@ -81,6 +81,21 @@ fn problems_name_the_file_and_the_json_path() {
 }
 
 #[test]
+fn a_model_without_services_is_refused_in_every_form() {
+    // The fuzz target found the lone service-file form taking an empty list.
+    for json in [
+        &b"[]"[..],
+        b"{\"service_capabilities\": []}",
+        b"{\"services\": []}",
+    ] {
+        let error = read_json("empty.json", json).unwrap_err();
+        let problem = &error.problems()[0];
+        assert_eq!(problem.kind, ProblemKind::Invalid, "{error}");
+        assert!(problem.message.contains("no services"), "{error}");
+    }
+}
+
+#[test]
 fn a_package_without_its_device_file_says_so() {
     let entries: Vec<ZipEntry> = zip_entries_of(&models().join("smokeDetector"))
         .into_iter()

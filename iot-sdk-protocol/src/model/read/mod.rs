@@ -174,8 +174,12 @@ fn json_model(file: &PackageFile, checker: &mut Checker) -> Result<Parts, ModelE
 fn lone_service_file(raw: RawServiceFile, checker: &mut Checker) -> Vec<Service> {
     checker.camel = true;
     let list = JsonPath::root().key("services");
-    let services = raw.services.unwrap_or_default().into_iter().enumerate();
-    services
+    let raws = raw.services.unwrap_or_default();
+    if raws.is_empty() {
+        checker.error(ProblemKind::Invalid, &list, "the model has no services");
+    }
+    raws.into_iter()
+        .enumerate()
         .filter_map(|(i, raw)| {
             let id = raw.service_type.clone();
             checker.service(raw, &list.index(i), id)
